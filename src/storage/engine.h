@@ -1,0 +1,54 @@
+// The data engine: where a shard's keys and values live.
+//
+// Keys are opaque byte strings (the kv layer decides their layout, e.g. a
+// tenant prefix); each key belongs to one Redis slot, given by the caller,
+// so that a slot range can be counted, iterated and (later) moved as a unit.
+// Values are opaque byte strings (the kv layer's encoded records).
+//
+// Determinism: the same sequence of put/del calls leaves the same logical
+// contents in every engine, and scan() visits keys in an order that depends
+// only on the contents (slot, then a hash of the key, then the key). That is
+// what lets every replica of a shard apply the same log to the same state.
+//
+// Thread-safety: none; the owner serializes all calls.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/ids.h"
+
+namespace shoal::storage {
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // The value of `key`, or nullopt. The view is valid until the next mutation.
+  virtual std::optional<std::string_view> get(std::string_view key) const = 0;
+  // Inserts or replaces.
+  virtual void put(Slot slot, std::string_view key, std::string value) = 0;
+  // Returns true if the key existed.
+  virtual bool del(std::string_view key) = 0;
+  virtual void clear() = 0;
+
+  virtual size_t size() const = 0;
+  virtual size_t count_in_slot(Slot slot) const = 0;
+
+  using Visitor = std::function<void(std::string_view key, std::string_view value)>;
+  // Visits keys in scan order from `cursor` (0 = start) until at least `count`
+  // keys were visited or the end is reached; returns the cursor to continue
+  // with, 0 when done. Keys present for a whole iteration are visited at least
+  // once, even if other keys are added or removed between calls (the Redis
+  // SCAN guarantee).
+  virtual uint64_t scan(uint64_t cursor, size_t count, const Visitor& visit) const = 0;
+  // Visits up to `count` keys of one slot, in scan order.
+  virtual void scan_slot(Slot slot, size_t count, const Visitor& visit) const = 0;
+  // A key chosen from `random_bits`, or nullopt when empty.
+  virtual std::optional<std::string> random_key(uint64_t random_bits) const = 0;
+};
+
+}  // namespace shoal::storage

@@ -1,0 +1,98 @@
+#include "storage/memory_engine.h"
+
+#include <xxhash.h>
+
+#include "base/assert.h"
+
+namespace shoal::storage {
+namespace {
+constexpr int kHashBits = 48;
+constexpr uint64_t kHashMask = (uint64_t{1} << kHashBits) - 1;
+}  // namespace
+
+size_t MemoryEngine::Hash::operator()(std::string_view s) const noexcept {
+  return XXH3_64bits(s.data(), s.size());
+}
+
+uint64_t MemoryEngine::order_of(Slot slot, std::string_view key) {
+  uint64_t h = XXH3_64bits_withSeed(key.data(), key.size(), 0x5348u) & kHashMask;
+  return (uint64_t{slot.value()} << kHashBits) | h;
+}
+
+MemoryEngine::MemoryEngine() : slot_counts_(kSlotCount, 0) {}
+
+std::optional<std::string_view> MemoryEngine::get(std::string_view key) const {
+  auto it = map_.find(key);
+  if (it == map_.end()) return std::nullopt;
+  return std::string_view(it->second.value);
+}
+
+void MemoryEngine::put(Slot slot, std::string_view key, std::string value) {
+  auto it = map_.find(key);
+  if (it != map_.end()) {
+    SHOAL_ASSERT((it->second.order >> kHashBits) == slot.value());
+    it->second.value = std::move(value);
+    return;
+  }
+  uint64_t order = order_of(slot, key);
+  auto [node, inserted] = map_.emplace(std::string(key), Item{std::move(value), order});
+  SHOAL_ASSERT(inserted);
+  index_.emplace(order, std::string_view(node->first));
+  ++slot_counts_[slot.value()];
+}
+
+bool MemoryEngine::del(std::string_view key) {
+  auto it = map_.find(key);
+  if (it == map_.end()) return false;
+  uint64_t order = it->second.order;
+  index_.erase(IndexEntry(order, std::string_view(it->first)));
+  --slot_counts_[order >> kHashBits];
+  map_.erase(it);
+  return true;
+}
+
+void MemoryEngine::clear() {
+  index_.clear();
+  map_.clear();
+  std::fill(slot_counts_.begin(), slot_counts_.end(), 0);
+}
+
+uint64_t MemoryEngine::scan(uint64_t cursor, size_t count, const Visitor& visit) const {
+  // The cursor is 1 + the order value to resume from (0 means "start"). Keys
+  // sharing one order value (a 48-bit hash collision within a slot) are always
+  // visited together, so resuming at an order value never skips any of them.
+  uint64_t from = cursor == 0 ? 0 : cursor - 1;
+  auto it = index_.lower_bound(IndexEntry(from, std::string_view()));
+  size_t visited = 0;
+  while (it != index_.end()) {
+    uint64_t order = it->first;
+    if (visited >= count) return order + 1;
+    for (; it != index_.end() && it->first == order; ++it) {
+      auto found = map_.find(it->second);
+      visit(it->second, found->second.value);
+      ++visited;
+    }
+  }
+  return 0;
+}
+
+void MemoryEngine::scan_slot(Slot slot, size_t count, const Visitor& visit) const {
+  uint64_t start = uint64_t{slot.value()} << kHashBits;
+  uint64_t end = uint64_t{slot.value() + 1u} << kHashBits;
+  size_t visited = 0;
+  for (auto it = index_.lower_bound(IndexEntry(start, std::string_view()));
+       it != index_.end() && it->first < end && visited < count; ++it, ++visited) {
+    visit(it->second, map_.find(it->second)->second.value);
+  }
+}
+
+std::optional<std::string> MemoryEngine::random_key(uint64_t random_bits) const {
+  if (index_.empty()) return std::nullopt;
+  // Bias toward keys after sparse regions is acceptable for RANDOMKEY.
+  uint64_t max_order = uint64_t{kSlotCount} << kHashBits;
+  auto it = index_.lower_bound(IndexEntry(random_bits % max_order, std::string_view()));
+  if (it == index_.end()) it = index_.begin();
+  return std::string(it->second);
+}
+
+}  // namespace shoal::storage

@@ -1,0 +1,50 @@
+// In-memory engine: a hash table for point operations plus an ordered index
+// (slot, 48-bit key hash, key) for deterministic, cursor-stable iteration.
+#pragma once
+
+#include <array>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "storage/engine.h"
+
+namespace shoal::storage {
+
+class MemoryEngine final : public Engine {
+ public:
+  MemoryEngine();
+
+  std::optional<std::string_view> get(std::string_view key) const override;
+  void put(Slot slot, std::string_view key, std::string value) override;
+  bool del(std::string_view key) override;
+  void clear() override;
+  size_t size() const override { return map_.size(); }
+  size_t count_in_slot(Slot slot) const override { return slot_counts_[slot.value()]; }
+  uint64_t scan(uint64_t cursor, size_t count, const Visitor& visit) const override;
+  void scan_slot(Slot slot, size_t count, const Visitor& visit) const override;
+  std::optional<std::string> random_key(uint64_t random_bits) const override;
+
+  // Scan-order position of a key: slot in the top 16 bits, key hash below.
+  static uint64_t order_of(Slot slot, std::string_view key);
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept;
+  };
+  struct Item {
+    std::string value;
+    uint64_t order;
+  };
+  using Map = std::unordered_map<std::string, Item, Hash, std::equal_to<>>;
+  // Keys in the index point into the map's nodes, which never move.
+  using IndexEntry = std::pair<uint64_t, std::string_view>;
+
+  Map map_;
+  std::set<IndexEntry> index_;
+  std::vector<uint32_t> slot_counts_;
+};
+
+}  // namespace shoal::storage

@@ -1,0 +1,407 @@
+#!/usr/bin/python3
+"""Debian's python3-redis (redis-py 4.3) against a live server, RESP2 and RESP3.
+
+Usage: test_python_redis.py <server-binary> [unittest args]
+
+redis-py 4.3 predates its `protocol=3` option, so RESP3 is exercised through a
+small parser subclass (Resp3Parser below) and a connection that opens with
+`HELLO 3 [AUTH default <password>]`; everything else is the stock client. The
+same test cases run over both protocols (ClientCases); a few cases check
+RESP3-only reply shapes (maps, nulls) with the raw client.
+"""
+
+import os
+import sys
+import time
+import unittest
+
+import redis
+from redis.connection import Connection, PythonParser
+from redis.exceptions import AuthenticationError, ConnectionError, ResponseError
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from server_proc import ServerProcess  # noqa: E402
+
+SERVER_BIN = None
+PASSWORD = "py-s3cret"
+
+
+class Resp3Parser(PythonParser):
+    """redis-py's pure-Python parser extended with the RESP3 reply types."""
+
+    def read_response(self, disable_decoding=False):
+        raw = self._buffer.readline()
+        if not raw:
+            raise ConnectionError("Connection closed by server.")
+        byte, rest = raw[:1], raw[1:]
+        read = lambda: self.read_response(disable_decoding=disable_decoding)  # noqa: E731
+
+        if byte == b"-" or byte == b"!":               # simple / blob error
+            if byte == b"!":
+                rest = self._buffer.read(int(rest))
+            error = self.parse_error(rest.decode("utf-8", errors="replace"))
+            if isinstance(error, ConnectionError):
+                raise error
+            return error
+        if byte == b"+":                                 # simple string
+            response = rest
+        elif byte in (b":", b"("):                       # integer / big number
+            return int(rest)
+        elif byte == b",":                               # double
+            return float(rest)                           # also "inf", "-inf", "nan"
+        elif byte == b"#":                               # boolean
+            return rest == b"t"
+        elif byte == b"_":                               # null
+            return None
+        elif byte in (b"$", b"="):                       # bulk / verbatim string
+            length = int(rest)
+            if length == -1:
+                return None
+            response = self._buffer.read(length)
+            if byte == b"=":
+                response = response[4:]                  # drop "txt:" / "mkd:"
+        elif byte in (b"*", b"~", b">"):                 # array / set / push
+            length = int(rest)
+            if length == -1:
+                return None
+            return [read() for _ in range(length)]
+        elif byte == b"%":                               # map
+            out = {}
+            for _ in range(int(rest)):
+                key = read()
+                out[key] = read()
+            return out
+        elif byte == b"|":                               # attribute: skip it
+            for _ in range(2 * int(rest)):
+                read()
+            return read()
+        else:
+            raise redis.exceptions.InvalidResponse(f"Protocol Error: {raw!r}")
+        if isinstance(response, bytes) and disable_decoding is False:
+            response = self.encoder.decode(response)
+        return response
+
+
+class Resp3Connection(Connection):
+    """Opens every connection with HELLO 3 (authenticating inside HELLO)."""
+
+    def __init__(self, hello_password=None, **kwargs):
+        kwargs["parser_class"] = Resp3Parser
+        super().__init__(**kwargs)
+        self.hello_password = hello_password
+
+    def on_connect(self):
+        self._parser.on_connect(self)
+        args = ["HELLO", "3"]
+        if self.hello_password is not None:
+            args += ["AUTH", "default", self.hello_password]
+        self.send_command(*args)
+        reply = self.read_response()
+        if isinstance(reply, Exception):
+            raise reply
+        proto = reply.get("proto", reply.get(b"proto"))
+        if proto != 3:
+            raise ConnectionError(f"HELLO 3 answered {reply!r}")
+        if self.client_name:
+            self.send_command("CLIENT", "SETNAME", self.client_name)
+            if self.read_response() not in ("OK", b"OK"):
+                raise ConnectionError("CLIENT SETNAME failed")
+
+
+def make_client(port, protocol, password=None, decode=True, **kw):
+    if protocol == 2:
+        return redis.Redis(host="127.0.0.1", port=port, password=password,
+                           decode_responses=decode, socket_timeout=30, **kw)
+    pool = redis.ConnectionPool(connection_class=Resp3Connection, host="127.0.0.1",
+                                port=port, hello_password=password,
+                                decode_responses=decode, socket_timeout=30, **kw)
+    client = redis.Redis(connection_pool=pool)
+    # RESP3 answers CONFIG GET with a map; redis-py 4.3's callback expects a
+    # flat list, so take the map as it comes (it is checked to be a dict).
+    client.set_response_callback("CONFIG GET", lambda r, **_: r)
+    return client
+
+
+class ClientCases:
+    """Test cases run over RESP2 and RESP3 (see the subclasses)."""
+
+    PROTOCOL = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ServerProcess(SERVER_BIN).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def setUp(self):
+        self.assertTrue(self.server.alive(), "server died")
+        self.r = make_client(self.server.port, self.PROTOCOL)
+        self.rb = make_client(self.server.port, self.PROTOCOL, decode=False)
+        self.r.flushall()
+
+    def tearDown(self):
+        self.r.close()
+        self.rb.close()
+
+    def test_strings(self):
+        r = self.r
+        self.assertTrue(r.set("s", "hello"))
+        self.assertEqual(r.get("s"), "hello")
+        self.assertIsNone(r.get("missing"))
+        self.assertEqual(r.append("s", " world"), 11)
+        self.assertEqual(r.strlen("s"), 11)
+        self.assertEqual(r.getrange("s", 0, 4), "hello")
+        self.assertEqual(r.setrange("s", 6, "WORLD"), 11)
+        self.assertEqual(r.get("s"), "hello WORLD")
+        self.assertIsNone(r.set("s", "x", nx=True))
+        self.assertTrue(r.set("s2", "y", nx=True))
+        self.assertIsNone(r.set("nope", "z", xx=True))
+        self.assertEqual(r.getset("s2", "y2"), "y")
+        self.assertEqual(r.getdel("s2"), "y2")
+        self.assertEqual(r.exists("s2"), 0)
+        self.assertTrue(r.mset({"a": "1", "b": "2", "c": "3"}))
+        self.assertEqual(r.mget("a", "b", "zz", "c"), ["1", "2", None, "3"])
+        self.assertEqual(r.incr("a"), 2)
+        self.assertEqual(r.incrby("a", 10), 12)
+        self.assertEqual(r.decr("a"), 11)
+        self.assertEqual(r.decrby("a", 5), 6)
+        self.assertAlmostEqual(r.incrbyfloat("f", 2.5), 2.5)
+        self.assertAlmostEqual(r.incrbyfloat("f", -0.5), 2.0)
+        self.assertEqual(r.set("old", "v", get=True), None)
+        self.assertEqual(r.set("old", "w", get=True), "v")
+        self.assertEqual(r.delete("a", "b", "zz"), 2)
+        self.assertEqual(r.exists("a", "b", "c"), 1)
+        self.assertEqual(r.type("c"), "string")
+        self.assertEqual(r.dbsize(), 4)  # s, f, old, c
+
+    def test_expiries(self):
+        r = self.r
+        self.assertTrue(r.set("e", "v", ex=100))
+        self.assertTrue(98 <= r.ttl("e") <= 100)
+        self.assertTrue(99000 <= r.pttl("e") <= 100000)
+        self.assertTrue(r.persist("e"))
+        self.assertEqual(r.ttl("e"), -1)
+        self.assertEqual(r.ttl("missing"), -2)
+        self.assertTrue(r.expire("e", 50))
+        self.assertTrue(48 <= r.ttl("e") <= 50)
+        self.assertTrue(r.setex("e2", 30, "v"))
+        self.assertTrue(28 <= r.ttl("e2") <= 30)
+        self.assertTrue(r.set("short", "v", px=100))
+        deadline = time.monotonic() + 5
+        while r.get("short") is not None:
+            self.assertLess(time.monotonic(), deadline, "PX 100 key did not expire")
+            time.sleep(0.05)
+        self.assertEqual(r.exists("short"), 0)
+
+    def test_pipeline(self):
+        r = self.r
+        n = 2000
+        pipe = r.pipeline(transaction=False)
+        for i in range(n):
+            pipe.set(f"p:{i}", i)
+        for i in range(n):
+            pipe.incr(f"p:{i}")
+        pipe.get("p:1999")
+        pipe.incr("p:fresh")
+        results = pipe.execute()
+        self.assertEqual(results[:n], [True] * n)
+        self.assertEqual(results[n:2 * n], list(range(1, n + 1)))
+        self.assertEqual(results[2 * n], str(n))
+        self.assertEqual(results[2 * n + 1], 1)
+        # An error inside a pipeline is reported at its position.
+        pipe = r.pipeline(transaction=False)
+        pipe.set("txt", "abc").incr("txt").get("txt")
+        results = pipe.execute(raise_on_error=False)
+        self.assertTrue(results[0])
+        self.assertIsInstance(results[1], ResponseError)
+        self.assertEqual(results[2], "abc")
+
+    def test_scan_iter(self):
+        r = self.r
+        with r.pipeline(transaction=False) as pipe:
+            for i in range(1000):
+                pipe.set(f"scan:{i}", "v")
+            for i in range(100):
+                pipe.set(f"other:{i}", "v")
+            pipe.execute()
+        seen = list(r.scan_iter(match="scan:*", count=37))
+        # SCAN may repeat a key, but must return every key present throughout.
+        self.assertEqual(set(seen), {f"scan:{i}" for i in range(1000)})
+        self.assertEqual(len(set(r.scan_iter(count=500))), 1100)
+        cursor, keys = r.scan(0, match="nomatch:*", count=10)
+        self.assertIsInstance(cursor, int)
+        self.assertTrue(all(k.startswith("nomatch:") for k in keys))
+
+    def test_client_name(self):
+        r = self.r
+        self.assertIsNone(r.client_getname())
+        self.assertTrue(r.client_setname("py-test"))
+        self.assertEqual(r.client_getname(), "py-test")
+        # The name survives on that connection only; a client configured with
+        # a name gets it on every new connection.
+        named = make_client(self.server.port, self.PROTOCOL, client_name="configured")
+        self.assertEqual(named.client_getname(), "configured")
+        named.close()
+        self.assertIsInstance(r.client_id(), int)
+
+    def test_info(self):
+        r = self.r
+        r.set("k", "v")
+        info = r.info()
+        self.assertIsInstance(info, dict)
+        self.assertIn("redis_version", info)
+        self.assertGreaterEqual(info["connected_clients"], 1)
+        self.assertIsInstance(info["used_memory"], int)
+        self.assertIsInstance(info["total_commands_processed"], int)
+        keyspace = r.info("keyspace")
+        self.assertEqual(keyspace["db0"]["keys"], 1)
+        self.assertIn("connected_clients", r.info("clients"))
+
+    def test_config_get(self):
+        port = self.r.config_get("port")
+        self.assertIsInstance(port, dict)
+        self.assertEqual(port, {"port": str(self.server.port)})
+        self.assertIn("maxclients", self.r.config_get("maxclients"))
+        self.assertEqual(self.r.config_get("no-such-setting"), {})
+
+    def test_error_types(self):
+        r = self.r
+        with self.assertRaises(ResponseError) as cm:
+            r.execute_command("GET")
+        self.assertEqual(str(cm.exception), "wrong number of arguments for 'get' command")
+        with self.assertRaises(ResponseError) as cm:
+            r.execute_command("SET", "k")
+        self.assertEqual(str(cm.exception), "wrong number of arguments for 'set' command")
+        r.set("word", "abc")
+        with self.assertRaises(ResponseError) as cm:
+            r.incr("word")
+        self.assertEqual(str(cm.exception), "value is not an integer or out of range")
+        with self.assertRaises(ResponseError) as cm:
+            r.execute_command("NOSUCHCOMMAND", "a")
+        self.assertTrue(str(cm.exception).startswith("unknown command 'NOSUCHCOMMAND'"),
+                        str(cm.exception))
+        with self.assertRaises(ResponseError) as cm:
+            r.execute_command("SET", "k", "v", "EX", "notanumber")
+        self.assertEqual(str(cm.exception), "value is not an integer or out of range")
+        # The connection is still usable after errors.
+        self.assertEqual(r.get("word"), "abc")
+
+    def test_binary_safe(self):
+        rb = self.rb
+        every_byte = bytes(range(256))
+        key = b"bin\x00key\r\n\xff"
+        self.assertTrue(rb.set(key, every_byte * 4))
+        self.assertEqual(rb.get(key), every_byte * 4)
+        self.assertEqual(rb.strlen(key), 1024)
+        self.assertEqual(rb.keys(b"bin*"), [key])
+        big = os.urandom(1 << 20)
+        rb.set(b"big", big)
+        self.assertEqual(rb.get(b"big"), big)
+        self.assertEqual(rb.getrange(b"big", 1000, 1999), big[1000:2000])
+        self.assertTrue(rb.set(b"empty", b""))
+        self.assertEqual(rb.get(b"empty"), b"")
+        self.assertEqual(rb.mget([key, b"empty", b"missing"]), [every_byte * 4, b"", None])
+
+
+class Resp2Client(ClientCases, unittest.TestCase):
+    PROTOCOL = 2
+
+    def test_hello_2_shape(self):
+        reply = self.r.execute_command("HELLO", "2")
+        # RESP2 answers HELLO with a flat list of field/value pairs.
+        self.assertIsInstance(reply, list)
+        fields = dict(zip(reply[0::2], reply[1::2]))
+        self.assertEqual(fields["proto"], 2)
+
+
+class Resp3Client(ClientCases, unittest.TestCase):
+    PROTOCOL = 3
+
+    def test_resp3_shapes(self):
+        r = self.r
+        hello = r.execute_command("HELLO", "3")
+        self.assertIsInstance(hello, dict)
+        self.assertEqual(hello["proto"], 3)
+        self.assertIn("server", hello)
+        self.assertIn("version", hello)
+        # Read the wire directly: RESP3 null is "_", not "$-1".
+        conn = r.connection_pool.get_connection("GET")
+        try:
+            conn.send_command("GET", "definitely-missing")
+            line = conn._parser._buffer.readline()
+            self.assertEqual(line, b"_")
+            # CONFIG GET answers a map of one field.
+            conn.send_command("CONFIG", "GET", "port")
+            self.assertEqual(conn._parser._buffer.readline(), b"%1")
+            self.assertEqual(conn.read_response(), "port")
+            self.assertEqual(conn.read_response(), str(self.server.port))
+        finally:
+            r.connection_pool.release(conn)
+        self.assertEqual(r.ping(), True)
+
+
+class AuthCases(unittest.TestCase):
+    """A server with --requirepass: NOAUTH before auth, AUTH and HELLO AUTH."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.server = ServerProcess(SERVER_BIN, requirepass=PASSWORD).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_noauth(self):
+        r = make_client(self.server.port, 2)
+        with self.assertRaises(AuthenticationError) as cm:
+            r.get("k")
+        self.assertEqual(str(cm.exception), "Authentication required.")
+        r.close()
+        # HELLO 3 without AUTH is refused before authentication.
+        r = make_client(self.server.port, 3)
+        with self.assertRaises(AuthenticationError) as cm:
+            r.ping()
+        self.assertIn("HELLO must be called with the client already authenticated",
+                      str(cm.exception))
+        r.close()
+
+    def test_auth_resp2_and_resp3(self):
+        r2 = make_client(self.server.port, 2, password=PASSWORD)
+        self.assertTrue(r2.set("k", "v"))
+        r3 = make_client(self.server.port, 3, password=PASSWORD)  # HELLO 3 AUTH
+        self.assertEqual(r3.get("k"), "v")
+        # HELLO 2 AUTH authenticates too, and reports protocol 2.
+        raw = make_client(self.server.port, 2)
+        conn = raw.connection_pool.get_connection("HELLO")
+        try:
+            conn.send_command("HELLO", "2", "AUTH", "default", PASSWORD)
+            reply = conn.read_response()
+            self.assertEqual(dict(zip(reply[0::2], reply[1::2]))["proto"], 2)
+            conn.send_command("GET", "k")
+            self.assertEqual(conn.read_response(), "v")
+        finally:
+            raw.connection_pool.release(conn)
+        for c in (r2, r3, raw):
+            c.close()
+
+    def test_wrong_password(self):
+        r = make_client(self.server.port, 2, password="wrong")
+        with self.assertRaises(ResponseError) as cm:
+            r.ping()
+        self.assertEqual(str(cm.exception),
+                         "WRONGPASS invalid username-password pair or user is disabled.")
+        r.close()
+        r3 = make_client(self.server.port, 3, password="wrong")
+        with self.assertRaises(ResponseError) as cm:
+            r3.ping()
+        self.assertTrue(str(cm.exception).startswith("WRONGPASS"))
+        r3.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: test_python_redis.py <server-binary> [unittest args]")
+    SERVER_BIN = sys.argv.pop(1)
+    unittest.main(verbosity=2)
