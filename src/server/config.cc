@@ -1,0 +1,73 @@
+#include "server/config.h"
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+namespace shoal::server {
+
+Result<Config> parse_config(int argc, char** argv, bool* exit_now) {
+  *exit_now = false;
+  Config c;
+  CLI::App app{
+      "shoal-server: a replicated key-value store that speaks the Redis protocol.\n"
+      "Every option can also be set in a config file (--config FILE) with the same\n"
+      "name, one `name = value` per line."};
+  app.set_config("--config", "", "Read options from this file (same names as the flags)");
+  app.add_option("--bind", c.bind, "Address to listen on for clients")->capture_default_str();
+  app.add_option("--port", c.port, "TCP port for Redis clients")
+      ->check(CLI::Range(1, 65535))
+      ->capture_default_str();
+  app.add_option("--data-dir", c.data_dir, "Directory for data files")->capture_default_str();
+  app.add_option("--requirepass", c.requirepass,
+                 "Password clients must send with AUTH/HELLO (empty: none)");
+  app.add_option("--threads", c.threads, "Event-loop threads")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  app.add_option("--maxclients", c.maxclients, "Maximum simultaneous client connections")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--proto-max-bulk-len", c.proto_max_bulk_len,
+                 "Largest bulk string a client may send, bytes")
+      ->check(CLI::Range(int64_t{1024 * 1024}, int64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--client-query-buffer-limit", c.client_query_buffer_limit,
+                 "Largest unprocessed input per client, bytes; the client is closed beyond it")
+      ->check(CLI::Range(int64_t{1024 * 1024}, int64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--client-output-pause-bytes", c.client_output_pause_bytes,
+                 "Pending reply bytes at which the server stops reading a client's requests")
+      ->check(CLI::Range(int64_t{64 * 1024}, int64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--client-output-hard-limit", c.client_output_hard_limit,
+                 "Pending reply bytes at which a client is closed (0: no limit)")
+      ->capture_default_str();
+  app.add_option("--hz", c.hz, "Active expiry cycles per second")
+      ->check(CLI::Range(1, 500))
+      ->capture_default_str();
+  app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error or off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  app.set_version_flag("--version", std::string("shoal-server 0.1.0"));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    app.exit(e);
+    *exit_now = true;
+    return c;
+  } catch (const CLI::ParseError& e) {
+    std::ostringstream err;
+    app.exit(e, err, err);
+    return Status::invalid_argument(err.str());
+  }
+  return c;
+}
+
+Status validate(const Config& c) {
+  if (c.client_output_hard_limit != 0 && c.client_output_hard_limit < c.client_output_pause_bytes) {
+    return Status::invalid_argument(
+        "--client-output-hard-limit must be 0 or at least --client-output-pause-bytes");
+  }
+  return Status::ok();
+}
+
+}  // namespace shoal::server

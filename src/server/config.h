@@ -1,0 +1,39 @@
+// Server configuration: one struct, filled from command-line flags and an
+// optional config file that uses the same names (`port = 7379`).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/status.h"
+
+namespace shoal::server {
+
+struct Config {
+  std::string bind = "127.0.0.1";
+  int port = 7379;
+  std::string data_dir = "./shoal-data";
+  std::string requirepass;  // empty: no password (AUTH/ACL users come later)
+  int threads = 2;          // event-loop threads; one connection lives on one
+  int maxclients = 10000;
+  int64_t proto_max_bulk_len = 512LL * 1024 * 1024;
+  int64_t client_query_buffer_limit = 1024LL * 1024 * 1024;
+  // Bytes of pending replies after which the server stops reading a client's
+  // requests until it reads its replies (backpressure instead of unbounded
+  // memory for clients that never read).
+  int64_t client_output_pause_bytes = 4LL * 1024 * 1024;
+  // Hard limit on one client's pending replies; 0 disables (Redis's default
+  // for normal clients). Exceeding it closes the connection.
+  int64_t client_output_hard_limit = 0;
+  int hz = 10;  // active expiry cycles per second
+  std::string log_level = "info";
+};
+
+// Parses argv. Returns the config, or a non-OK status with a message for the
+// user; `*exit_now` is set when --help/--version printed and the process
+// should exit 0.
+Result<Config> parse_config(int argc, char** argv, bool* exit_now);
+
+Status validate(const Config& c);
+
+}  // namespace shoal::server

@@ -1,0 +1,183 @@
+#include "server/connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include "server/dispatch.h"
+#include "server/resp_sink.h"
+
+namespace shoal::server {
+namespace {
+constexpr size_t kReadChunk = 16 * 1024;
+
+std::string endpoint_string(const asio::ip::tcp::endpoint& ep) {
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+resp::ParserLimits limits_from(const Config& cfg) {
+  resp::ParserLimits l;
+  l.max_bulk_len = cfg.proto_max_bulk_len;
+  return l;
+}
+}  // namespace
+
+Connection::Connection(asio::ip::tcp::socket socket, ServerContext& server)
+    : socket_(std::move(socket)),
+      server_(server),
+      info_(std::make_shared<ClientInfo>()),
+      parser_(limits_from(server.config())),
+      writer_(&out_, 2) {
+  session_.id = server_.next_client_id();
+  session_.authenticated = !server_.auth_required();
+  session_.created_ms = server_.clock().now_ms();
+  asio::error_code ec;
+  auto remote = socket_.remote_endpoint(ec);
+  if (!ec) session_.addr = endpoint_string(remote);
+  auto local = socket_.local_endpoint(ec);
+  if (!ec) session_.laddr = endpoint_string(local);
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  info_->set_session(session_);
+  info_->last_interaction_ms = session_.created_ms;
+}
+
+Connection::~Connection() {
+  if (paused_counted_) server_.stats().paused_clients.fetch_sub(1);
+}
+
+void Connection::start(bool reject) {
+  if (reject) {
+    out_ = "-ERR max number of clients reached\r\n";
+    closing_ = true;
+    flush();
+    return;
+  }
+  server_.stats().connected_clients.fetch_add(1);
+  server_.register_client(session_.id, info_);
+  read_more();
+}
+
+void Connection::close() {
+  if (closed_) return;
+  closed_ = true;
+  closing_ = true;
+  asio::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  if (info_) {
+    server_.unregister_client(session_.id);
+    server_.stats().connected_clients.fetch_sub(1);
+    info_.reset();
+  }
+}
+
+bool Connection::output_paused() const {
+  return static_cast<int64_t>(pending_output()) >= server_.output_pause_bytes();
+}
+
+void Connection::read_more() {
+  if (reading_ || closing_ || closed_) return;
+  size_t want = std::max(kReadChunk, parser_.bytes_wanted());
+  if (in_.size() < in_used_ + want) in_.resize(in_used_ + want);
+  reading_ = true;
+  socket_.async_read_some(
+      asio::buffer(in_.data() + in_used_, in_.size() - in_used_),
+      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->on_read(ec, n); });
+}
+
+void Connection::on_read(const asio::error_code& ec, size_t n) {
+  reading_ = false;
+  if (ec) {
+    if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+      spdlog::debug("client {} read error: {}", session_.id, ec.message());
+    }
+    return close();
+  }
+  in_used_ += n;
+  server_.stats().net_input_bytes.fetch_add(n, std::memory_order_relaxed);
+  info_->last_interaction_ms.store(server_.clock().now_ms(), std::memory_order_relaxed);
+  process_input();
+}
+
+// Executes every complete command in the buffer, stopping early when the
+// output is over the pause threshold (the rest waits for the client to read).
+void Connection::process_input() {
+  size_t start = 0;
+  while (!closing_ && start < in_used_ && !output_paused()) {
+    std::string_view pending(in_.data() + start, in_used_ - start);
+    auto r = parser_.parse(pending, session_.authenticated || !server_.auth_required());
+    if (r == resp::RequestParser::Result::kNeedMore) break;
+    if (r == resp::RequestParser::Result::kError) {
+      writer_.error(parser_.error());
+      server_.stats().error_replies.fetch_add(1, std::memory_order_relaxed);
+      closing_ = true;  // Redis closes the connection after a protocol error
+      break;
+    }
+    if (!parser_.args().empty()) execute(parser_.args());
+    start += parser_.consumed();
+  }
+  if (start > 0) {
+    std::memmove(in_.data(), in_.data() + start, in_used_ - start);
+    in_used_ -= start;
+  }
+  // Keep idle connections small: release a big buffer once it is drained.
+  if (in_used_ == 0 && in_.size() > 4 * kReadChunk) std::string().swap(in_);
+  if (info_) info_->query_buffer.store(in_used_, std::memory_order_relaxed);
+  if (static_cast<int64_t>(in_used_) > server_.query_buffer_limit()) {
+    spdlog::warn("closing client {} ({}) that reached max query buffer length", session_.id,
+                 session_.addr);
+    return close();
+  }
+  bool paused = output_paused();
+  if (paused != paused_counted_) {
+    server_.stats().paused_clients.fetch_add(paused ? 1 : -1);
+    paused_counted_ = paused;
+  }
+  flush();
+  if (!paused) read_more();
+}
+
+void Connection::execute(const std::vector<std::string_view>& args) {
+  RespSink sink(writer_);
+  dispatch(server_, session_, *info_, args, sink);
+  server_.stats().commands_processed.fetch_add(1, std::memory_order_relaxed);
+  if (sink.errors()) server_.stats().error_replies.fetch_add(sink.errors(), std::memory_order_relaxed);
+  if (session_.close_after_reply) closing_ = true;
+}
+
+void Connection::flush() {
+  if (writing_ || closed_) return;
+  if (out_.empty()) {
+    if (closing_) close();
+    return;
+  }
+  int64_t hard = server_.output_hard_limit();
+  if (hard > 0 && static_cast<int64_t>(pending_output()) > hard) {
+    spdlog::warn("closing client {} ({}) over the output buffer hard limit", session_.id,
+                 session_.addr);
+    return close();
+  }
+  sending_.swap(out_);
+  out_.clear();
+  writing_ = true;
+  if (info_) info_->output_buffer.store(sending_.size(), std::memory_order_relaxed);
+  asio::async_write(socket_, asio::buffer(sending_),
+                    [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                      self->on_written(ec, n);
+                    });
+}
+
+void Connection::on_written(const asio::error_code& ec, size_t n) {
+  writing_ = false;
+  if (ec) return close();
+  server_.stats().net_output_bytes.fetch_add(n, std::memory_order_relaxed);
+  // Keep the capacity of small buffers for reuse; free big ones.
+  if (sending_.capacity() > 1024 * 1024) std::string().swap(sending_);
+  else sending_.clear();
+  if (info_) info_->output_buffer.store(out_.size(), std::memory_order_relaxed);
+  if (closing_ && out_.empty()) return close();
+  // Output drained below the threshold: resume commands left in the buffer.
+  if (!closing_ && in_used_ > 0 && !output_paused()) return process_input();
+  flush();
+  if (!output_paused()) read_more();
+}
+
+}  // namespace shoal::server

@@ -1,0 +1,67 @@
+#include "server/dispatch.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace shoal::server {
+namespace {
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (auto& ch : out) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+// Redis: "unknown command '<cmd>', with args beginning with: '<a1>' '<a2>' "
+// (arguments quoted until 128 characters are used).
+std::string unknown_command_error(std::span<const std::string_view> args) {
+  std::string list;
+  for (size_t i = 1; i < args.size() && list.size() < 128; ++i) {
+    size_t room = 128 - list.size();
+    list += "'" + std::string(args[i].substr(0, room)) + "' ";
+  }
+  return "ERR unknown command '" + std::string(args[0].substr(0, 128)) +
+         "', with args beginning with: " + list;
+}
+
+bool arity_ok(const kv::CommandSpec& spec, size_t argc) {
+  int n = static_cast<int>(std::min<size_t>(argc, 1 << 30));
+  return spec.arity > 0 ? n == spec.arity : n >= -spec.arity;
+}
+
+}  // namespace
+
+std::string arity_error(std::string_view name) {
+  return "ERR wrong number of arguments for '" + std::string(name) + "' command";
+}
+
+void dispatch(ServerContext& server, Session& session, ClientInfo& info,
+              std::span<const std::string_view> args, RespSink& reply) {
+  const auto& table = kv::CommandTable::instance();
+  const kv::CommandSpec* spec = table.find(args[0]);
+  // Internal operations (expiry deletes) are not callable by clients.
+  if (!spec || (spec->flags & kv::kInternal)) return reply.error(unknown_command_error(args));
+  if (table.is_container(*spec) && args.size() >= 2) {
+    const kv::CommandSpec* sub = table.find_sub(*spec, args[1]);
+    if (!sub) {
+      return reply.error("ERR unknown subcommand '" + std::string(args[1].substr(0, 128)) +
+                         "'. Try " + upper(args[0]) + " HELP.");
+    }
+    spec = sub;
+  }
+  if (!arity_ok(*spec, args.size())) return reply.error(arity_error(spec->name));
+  if (!session.authenticated && !(spec->flags & kv::kNoAuth) && server.auth_required()) {
+    return reply.error("NOAUTH Authentication required.");
+  }
+  info.last_command.store(spec, std::memory_order_relaxed);
+  if (spec->handler) {
+    server.shard().execute(*spec, args, reply);
+    return;
+  }
+  ServerHandler handler = find_server_handler(spec->name);
+  if (!handler) return reply.error(unknown_command_error(args));
+  ServerCommandContext ctx{server, session, info, args, reply, *spec};
+  handler(ctx);
+}
+
+}  // namespace shoal::server

@@ -1,0 +1,59 @@
+// shoal-server: process entry point. Parses the configuration, starts the
+// server, and waits for SIGTERM/SIGINT to shut down gracefully.
+#include <signal.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "env/clock.h"
+#include "server/config.h"
+#include "server/server.h"
+
+int main(int argc, char** argv) {
+  using namespace shoal;
+  bool exit_now = false;
+  auto parsed = server::parse_config(argc, argv, &exit_now);
+  if (!parsed.is_ok()) {
+    std::cerr << parsed.status().message();
+    return 2;
+  }
+  if (exit_now) return 0;
+  server::Config cfg = parsed.value();
+  if (auto st = server::validate(cfg); !st.is_ok()) {
+    std::cerr << "shoal-server: " << st.message() << "\n";
+    return 2;
+  }
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+
+  std::error_code fs_ec;
+  std::filesystem::create_directories(cfg.data_dir, fs_ec);
+  if (fs_ec) {
+    std::cerr << "shoal-server: can't create --data-dir " << cfg.data_dir << ": "
+              << fs_ec.message() << "\n";
+    return 2;
+  }
+
+  // Block the shutdown signals in every thread; the main thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  server::Server srv(cfg, env::SystemClock::instance());
+  if (auto st = srv.start(); !st.is_ok()) {
+    std::cerr << "shoal-server: " << st.message() << "\n";
+    return 1;
+  }
+  spdlog::info("shoal-server listening on {}:{} ({} event loops)", cfg.bind, srv.port(),
+               cfg.threads);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  srv.stop();
+  spdlog::info("bye");
+  return 0;
+}

@@ -1,0 +1,101 @@
+#include "server/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include "server/connection.h"
+
+namespace shoal::server {
+namespace {
+// One active-expiry step may take at most this long (Redis: fast cycle 1 ms).
+constexpr auto kExpiryBudget = std::chrono::milliseconds(1);
+constexpr size_t kExpiryBatch = 64;
+}  // namespace
+
+Server::Server(Config config, env::Clock& clock)
+    : ctx_(config, clock), threads_(config.threads), acceptor_([&]() -> asio::io_context& {
+        loops_.push_back(std::make_unique<asio::io_context>(1));
+        return *loops_.back();
+      }()) {
+  for (int i = 1; i < threads_; ++i) loops_.push_back(std::make_unique<asio::io_context>(1));
+}
+
+Server::~Server() { stop(); }
+
+Status Server::start() {
+  Config cfg = ctx_.config();
+  asio::error_code ec;
+  auto address = asio::ip::make_address(cfg.bind, ec);
+  if (ec) return Status::invalid_argument("invalid --bind address '" + cfg.bind + "'");
+  asio::ip::tcp::endpoint ep(address, static_cast<uint16_t>(cfg.port));
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::io_error("can't listen on " + cfg.bind + ":" + std::to_string(cfg.port) +
+                            ": " + ec.message());
+  }
+  bound_port_ = acceptor_.local_endpoint().port();
+  for (auto& loop : loops_) guards_.push_back(asio::make_work_guard(*loop));
+  accept_next();
+  expiry_timer_ = std::make_unique<asio::steady_timer>(*loops_[0]);
+  schedule_expiry();
+  for (auto& loop : loops_) {
+    threads_running_.emplace_back([l = loop.get()] { l->run(); });
+  }
+  return Status::ok();
+}
+
+void Server::accept_next() {
+  asio::io_context& target = *loops_[next_loop_++ % loops_.size()];
+  acceptor_.async_accept(target, [this](const asio::error_code& ec, asio::ip::tcp::socket s) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || stopped_) return;
+      spdlog::warn("accept failed: {}", ec.message());
+      // Out of file descriptors and similar: back off briefly, keep serving.
+      auto timer = std::make_shared<asio::steady_timer>(*loops_[0], std::chrono::milliseconds(10));
+      timer->async_wait([this, timer](const asio::error_code&) { accept_next(); });
+      return;
+    }
+    ctx_.stats().connections_received.fetch_add(1, std::memory_order_relaxed);
+    bool reject = ctx_.stats().connected_clients.load() >= ctx_.config().maxclients;
+    if (reject) ctx_.stats().rejected_connections.fetch_add(1, std::memory_order_relaxed);
+    auto executor = s.get_executor();
+    auto conn = std::make_shared<Connection>(std::move(s), ctx_);
+    // Start on the connection's own loop.
+    asio::post(executor, [conn, reject] { conn->start(reject); });
+    accept_next();
+  });
+}
+
+void Server::schedule_expiry() {
+  int hz = ctx_.config().hz;
+  expiry_timer_->expires_after(std::chrono::milliseconds(1000 / hz));
+  expiry_timer_->async_wait([this](const asio::error_code& ec) {
+    if (ec || stopped_) return;
+    // Delete expired keys in small batches until none are due or the time
+    // budget of this cycle is used up.
+    auto deadline = std::chrono::steady_clock::now() + kExpiryBudget;
+    while (ctx_.shard().expire_cycle(kExpiryBatch) == kExpiryBatch &&
+           std::chrono::steady_clock::now() < deadline) {
+    }
+    schedule_expiry();
+  });
+}
+
+void Server::stop() {
+  if (stopped_.exchange(true)) return;
+  asio::post(*loops_[0], [this] {
+    asio::error_code ec;
+    acceptor_.close(ec);
+    if (expiry_timer_) expiry_timer_->cancel();
+  });
+  guards_.clear();
+  // Stopping the loops drops pending handlers, which releases (and closes)
+  // every connection.
+  for (auto& loop : loops_) loop->stop();
+  for (auto& t : threads_running_) t.join();
+  threads_running_.clear();
+}
+
+}  // namespace shoal::server

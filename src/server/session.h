@@ -1,0 +1,21 @@
+// Per-connection protocol state, independent of sockets, so that command
+// handlers can be tested without a network.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace shoal::server {
+
+struct Session {
+  uint64_t id = 0;
+  int protocol = 2;
+  bool authenticated = false;
+  bool close_after_reply = false;
+  std::string name;
+  std::string lib_name, lib_ver;
+  std::string addr, laddr;  // "ip:port"
+  int64_t created_ms = 0;
+};
+
+}  // namespace shoal::server
