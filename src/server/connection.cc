@@ -45,12 +45,13 @@ Connection::~Connection() {
 
 void Connection::start(bool reject) {
   if (reject) {
+    server_.unregister_client(session_.id);
+    info_.reset();  // never counted as connected
     out_ = "-ERR max number of clients reached\r\n";
     closing_ = true;
     flush();
     return;
   }
-  server_.stats().connected_clients.fetch_add(1);
   server_.register_client(session_.id, info_);
   read_more();
 }
@@ -75,7 +76,9 @@ bool Connection::output_paused() const {
 
 void Connection::read_more() {
   if (reading_ || closing_ || closed_) return;
-  size_t want = std::max(kReadChunk, parser_.bytes_wanted());
+  // Grow toward a big announced bulk by doubling, never by its announced size:
+  // "$536870912" alone must not make us allocate 512 MiB (H24).
+  size_t want = std::max(kReadChunk, std::min(parser_.bytes_wanted(), in_used_));
   if (in_.size() < in_used_ + want) in_.resize(in_used_ + want);
   reading_ = true;
   socket_.async_read_some(

@@ -58,8 +58,11 @@ void Server::accept_next() {
       return;
     }
     ctx_.stats().connections_received.fetch_add(1, std::memory_order_relaxed);
+    // Admission is decided here, on the accepting thread, so a burst of
+    // connects can't overshoot maxclients before their loops start them.
     bool reject = ctx_.stats().connected_clients.load() >= ctx_.config().maxclients;
     if (reject) ctx_.stats().rejected_connections.fetch_add(1, std::memory_order_relaxed);
+    else ctx_.stats().connected_clients.fetch_add(1);
     auto executor = s.get_executor();
     auto conn = std::make_shared<Connection>(std::move(s), ctx_);
     // Start on the connection's own loop.
