@@ -96,7 +96,7 @@ const CommandSpec kCommands[] = {
     {"command|count", 2, kLS, 0, 0, 0, "@slow @connection", "server", "2.8.13", "Returns a count of commands.", nullptr},
     {"command|info", -2, kLS, 0, 0, 0, "@slow @connection", "server", "2.8.13", "Returns information about one, multiple or all commands.", nullptr},
     {"command|docs", -2, kLS, 0, 0, 0, "@slow @connection", "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", nullptr},
-    {"command|getkeys", -3, kLS, 0, 0, 0, "@slow @connection", "server", "2.8.13", "Extracts the key names from an arbitrary command.", nullptr},
+    {"command|getkeys", -4, kLS, 0, 0, 0, "@slow @connection", "server", "2.8.13", "Extracts the key names from an arbitrary command.", nullptr},
     {"command|list", -2, kLS, 0, 0, 0, "@slow @connection", "server", "7.0.0", "Returns a list of command names.", nullptr},
     {"command|help", 2, kLS, 0, 0, 0, "@slow @connection", "server", "5.0.0", "Returns helpful text about the different subcommands.", nullptr},
 };

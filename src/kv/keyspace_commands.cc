@@ -70,9 +70,7 @@ void cmd_copy(CommandContext& c) {
     if (iequals(c.args[j], "replace")) {
       replace = true;
     } else if (iequals(c.args[j], "db") && additional) {
-      if (!parse_int64(c.args[j + 1], &db) || db < INT32_MIN || db > INT32_MAX) {
-        return c.reply.error(kErrNotInteger);
-      }
+      if (!parse_int32_or_reply(c.reply, c.args[j + 1], &db)) return;
       if (db < 0 || db >= 16) return c.reply.error("ERR DB index is out of range");
       ++j;
     } else {
@@ -119,7 +117,7 @@ namespace {
 // Redis parseScanCursorOrReply: strtoul semantics (so "-1" wraps).
 bool parse_cursor(std::string_view s, uint64_t* out) {
   std::string buf(s);
-  if (buf.empty() || std::isspace(static_cast<unsigned char>(buf[0]))) return false;
+  if (!buf.empty() && std::isspace(static_cast<unsigned char>(buf[0]))) return false;
   errno = 0;
   char* end = nullptr;
   *out = std::strtoul(buf.c_str(), &end, 10);

@@ -1,5 +1,7 @@
 #include "kv/numbers.h"
 
+#include "kv/reply_sink.h"
+
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -28,6 +30,7 @@ bool parse_long_double(std::string_view s, long double* out) {
   errno = 0;
   long double v = std::strtold(buf, &end);
   if (std::isspace(static_cast<unsigned char>(buf[0])) || *end != '\0' ||
+      static_cast<size_t>(end - buf) != s.size() ||  // an embedded NUL
       (errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL || v == 0)) || std::isnan(v)) {
     return false;
   }
@@ -46,6 +49,18 @@ std::string format_long_double(long double v) {
   }
   if (len == 2 && buf[0] == '-' && buf[1] == '0') return "0";
   return std::string(buf, len);
+}
+
+bool parse_int32_or_reply(ReplySink& reply, std::string_view s, int64_t* out) {
+  if (!parse_int64(s, out)) {
+    reply.error(kErrNotInteger);
+    return false;
+  }
+  if (*out < INT32_MIN || *out > INT32_MAX) {
+    reply.error("ERR value is out of range, value must between -2147483648 and 2147483647");
+    return false;
+  }
+  return true;
 }
 
 std::string format_int64(int64_t v) {

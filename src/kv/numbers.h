@@ -17,4 +17,9 @@ bool parse_long_double(std::string_view s, long double* out);
 std::string format_long_double(long double v);
 std::string format_int64(int64_t v);
 
+class ReplySink;
+// Redis getIntFromObjectOrReply: an int64 in int32 range, else replies with
+// Redis's "not an integer" or "out of range" error and returns false.
+bool parse_int32_or_reply(ReplySink& reply, std::string_view s, int64_t* out);
+
 }  // namespace shoal::kv

@@ -23,6 +23,10 @@ void Inflights::free_le(LogIndex index) {
   if (count_ == 0) start_ = 0;
 }
 
+void Inflights::free_first_one() {
+  if (count_ > 0) free_le(ring_[start_].last);
+}
+
 void Inflights::reset() {
   start_ = count_ = bytes_ = 0;
 }

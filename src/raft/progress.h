@@ -24,6 +24,9 @@ class Inflights {
   void add(LogIndex last, size_t bytes);
   // Frees every append whose last index is <= `index`.
   void free_le(LogIndex index);
+  // Frees the oldest slot: a heartbeat ack proves the follower is alive, so a
+  // lost append must not stall a full window forever.
+  void free_first_one();
   void reset();
   bool full() const { return count_ >= max_msgs_ || (max_bytes_ > 0 && bytes_ >= max_bytes_); }
   size_t count() const { return count_; }

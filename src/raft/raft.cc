@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "base/assert.h"
+#include "raft/quorum.h"
 
 namespace shoal::raft {
 

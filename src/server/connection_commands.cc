@@ -113,9 +113,7 @@ void cmd_auth(ServerCommandContext& c) {
 
 void cmd_select(ServerCommandContext& c) {
   int64_t db;
-  if (!kv::parse_int64(c.args[1], &db) || db < INT32_MIN || db > INT32_MAX) {
-    return c.reply.error(kv::kErrNotInteger);
-  }
+  if (!kv::parse_int32_or_reply(c.reply, c.args[1], &db)) return;
   // Like a Redis Cluster node, Shoal has database 0 only (tenants replace
   // numbered databases).
   if (db != 0) return c.reply.error("ERR SELECT is not allowed in cluster mode");

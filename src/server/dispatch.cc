@@ -14,14 +14,18 @@ std::string upper(std::string_view s) {
 
 // Redis: "unknown command '<cmd>', with args beginning with: '<a1>' '<a2>' "
 // (arguments quoted until 128 characters are used).
+// Redis formats these with printf's "%.*s", which also stops at a NUL byte.
+std::string c_string(std::string_view s, size_t max) {
+  s = s.substr(0, std::min(max, s.find('\0')));
+  return std::string(s);
+}
+
 std::string unknown_command_error(std::span<const std::string_view> args) {
   std::string list;
   for (size_t i = 1; i < args.size() && list.size() < 128; ++i) {
-    size_t room = 128 - list.size();
-    list += "'" + std::string(args[i].substr(0, room)) + "' ";
+    list += "'" + c_string(args[i], 128 - list.size()) + "' ";
   }
-  return "ERR unknown command '" + std::string(args[0].substr(0, 128)) +
-         "', with args beginning with: " + list;
+  return "ERR unknown command '" + c_string(args[0], 128) + "', with args beginning with: " + list;
 }
 
 bool arity_ok(const kv::CommandSpec& spec, size_t argc) {
@@ -44,7 +48,7 @@ void dispatch(ServerContext& server, Session& session, ClientInfo& info,
   if (table.is_container(*spec) && args.size() >= 2) {
     const kv::CommandSpec* sub = table.find_sub(*spec, args[1]);
     if (!sub) {
-      return reply.error("ERR unknown subcommand '" + std::string(args[1].substr(0, 128)) +
+      return reply.error("ERR unknown subcommand '" + c_string(args[1], 128) +
                          "'. Try " + upper(args[0]) + " HELP.");
     }
     spec = sub;
