@@ -74,12 +74,12 @@ void expire_generic(CommandContext& c, int64_t base_ms, bool seconds) {
 
 // TTL family: -2 missing, -1 no expiry.
 void ttl_generic(CommandContext& c, bool ms, bool absolute) {
-  auto rec = c.store.find(c.args[1], c.now_ms);
+  auto rec = c.store.find(c.args[1], c.now_ms, /*touch=*/false);
   if (!rec) return c.reply.integer(-2);
   if (!rec->has_expiry()) return c.reply.integer(-1);
-  if (absolute) return c.reply.integer(ms ? rec->expire_at_ms : rec->expire_at_ms / 1000);
-  int64_t ttl = rec->expire_at_ms - c.now_ms;
+  int64_t ttl = absolute ? rec->expire_at_ms : rec->expire_at_ms - c.now_ms;
   if (ttl < 0) ttl = 0;
+  // Redis rounds seconds to nearest for both TTL and EXPIRETIME.
   c.reply.integer(ms ? ttl : (ttl + 500) / 1000);
 }
 

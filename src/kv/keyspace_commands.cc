@@ -21,15 +21,21 @@ void cmd_del(CommandContext& c) {
 void cmd_exists(CommandContext& c) {
   int64_t n = 0;
   for (size_t i = 1; i < c.args.size(); ++i) {
+    if (c.store.find(c.args[i], c.now_ms, /*touch=*/false)) ++n;
+  }
+  c.reply.integer(n);
+}
+
+void cmd_touch(CommandContext& c) {
+  int64_t n = 0;
+  for (size_t i = 1; i < c.args.size(); ++i) {
     if (c.store.find(c.args[i], c.now_ms)) ++n;
   }
   c.reply.integer(n);
 }
 
-void cmd_touch(CommandContext& c) { cmd_exists(c); }
-
 void cmd_type(CommandContext& c) {
-  auto r = c.store.find(c.args[1], c.now_ms);
+  auto r = c.store.find(c.args[1], c.now_ms, /*touch=*/false);
   c.reply.simple(r ? type_name(r->type) : "none");
 }
 
@@ -186,13 +192,13 @@ void cmd_flushdb(CommandContext& c) {
 }
 
 void cmd_object_encoding(CommandContext& c) {
-  auto r = c.store.find(c.args[2], c.now_ms);
+  auto r = c.store.find(c.args[2], c.now_ms, /*touch=*/false);
   if (!r) return c.reply.null();
   c.reply.bulk(encoding_name(r->encoding));
 }
 
 void cmd_object_freq(CommandContext& c) {
-  auto r = c.store.find(c.args[2], c.now_ms);
+  auto r = c.store.find(c.args[2], c.now_ms, /*touch=*/false);
   if (!r) return c.reply.null();
   c.reply.error(
       "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
@@ -201,15 +207,13 @@ void cmd_object_freq(CommandContext& c) {
 }
 
 void cmd_object_idletime(CommandContext& c) {
-  auto r = c.store.find(c.args[2], c.now_ms);
+  auto r = c.store.find(c.args[2], c.now_ms, /*touch=*/false);
   if (!r) return c.reply.null();
-  // Access times are not tracked yet (no LRU eviction policy exists); report
-  // 0 like a key that was just touched.
-  c.reply.integer(0);
+  c.reply.integer(c.store.idle_seconds(c.args[2], c.now_ms).value_or(0));
 }
 
 void cmd_object_refcount(CommandContext& c) {
-  auto r = c.store.find(c.args[2], c.now_ms);
+  auto r = c.store.find(c.args[2], c.now_ms, /*touch=*/false);
   if (!r) return c.reply.null();
   c.reply.integer(1);
 }

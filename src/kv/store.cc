@@ -14,8 +14,8 @@ bool is_expired(const Record& r, int64_t now_ms) {
 
 Store::Store(std::unique_ptr<storage::Engine> engine) : engine_(std::move(engine)) {}
 
-std::optional<Record> Store::find(std::string_view key, int64_t now_ms) {
-  auto bytes = engine_->get(key);
+std::optional<Record> Store::find(std::string_view key, int64_t now_ms, bool touch) {
+  auto bytes = touch ? engine_->get_and_touch(key, now_ms) : engine_->get(key);
   if (!bytes) return std::nullopt;
   auto rec = decode_record(*bytes);
   SHOAL_ASSERT_MSG(rec.has_value(), "corrupt record in engine");
@@ -26,8 +26,16 @@ std::optional<Record> Store::find(std::string_view key, int64_t now_ms) {
   return rec;
 }
 
+std::optional<int64_t> Store::idle_seconds(std::string_view key, int64_t now_ms) const {
+  auto at = engine_->access_time(key);
+  if (!at) return std::nullopt;
+  // Whole-second clocks, like Redis's LRU clock.
+  int64_t idle = now_ms / 1000 - *at / 1000;
+  return idle < 0 ? 0 : idle;
+}
+
 std::optional<Record> Store::find_for_write(std::string_view key, int64_t now_ms) {
-  auto bytes = engine_->get(key);
+  auto bytes = engine_->get_and_touch(key, now_ms);
   if (!bytes) return std::nullopt;
   auto rec = decode_record(*bytes);
   SHOAL_ASSERT_MSG(rec.has_value(), "corrupt record in engine");
@@ -48,7 +56,7 @@ void Store::put(std::string_view key, const Record& record) {
     }
   }
   if (record.has_expiry()) expires_.emplace(record.expire_at_ms, std::string(key));
-  engine_->put(key_slot(key), key, encode_record(record));
+  engine_->put(key_slot(key), key, encode_record(record), command_ms_);
 }
 
 bool Store::erase(std::string_view key) {

@@ -33,12 +33,17 @@ class Store {
   explicit Store(std::unique_ptr<storage::Engine> engine);
 
   // Read path. The record's payload view is valid until the next mutation.
-  std::optional<Record> find(std::string_view key, int64_t now_ms);
+  // `touch` records the access (Redis's lookups without LOOKUP_NOTOUCH).
+  std::optional<Record> find(std::string_view key, int64_t now_ms, bool touch = true);
+  // Seconds since the key was last accessed (OBJECT IDLETIME), or nullopt.
+  std::optional<int64_t> idle_seconds(std::string_view key, int64_t now_ms) const;
   // Write path: deletes the key first if it has expired at now_ms.
   std::optional<Record> find_for_write(std::string_view key, int64_t now_ms);
 
   // Inserts or replaces `key` with `record`, keeping the expiry index in step.
   void put(std::string_view key, const Record& record);
+  // The time of the command being executed; put() uses it as access time.
+  void set_command_time(int64_t now_ms) { command_ms_ = now_ms; }
   bool erase(std::string_view key);
   void clear();
 
@@ -62,6 +67,7 @@ class Store {
   // (expiry time, key) for every key with an expiry: derived from the data.
   std::set<std::pair<int64_t, std::string>, std::less<>> expires_;
   std::vector<std::string> expired_seen_;
+  int64_t command_ms_ = 0;
 };
 
 }  // namespace shoal::kv

@@ -45,6 +45,7 @@ struct Harness {
     bool arity_ok = spec->arity > 0 ? static_cast<int>(args.size()) == spec->arity
                                     : static_cast<int>(args.size()) >= -spec->arity;
     if (!arity_ok) return "<arity>";
+    store.set_command_time(now_ms);
     CommandContext ctx{store, args, sink, now_ms, *spec, 12345};
     spec->handler(ctx);
     return sink.text;

@@ -301,6 +301,11 @@ Status Raft::step_by_term(Message& m, bool& handled) {
       send(Message{.type = MessageType::kAppResp, .to = m.from});
     } else if (m.type == MessageType::kPreVote) {
       send(Message{.type = MessageType::kPreVoteResp, .to = m.from, .reject = true});
+    } else if (m.type == MessageType::kVote) {
+      // §5.1: tell a stale candidate our term. Without this, a candidate can
+      // stay behind forever while a node with a stale configuration keeps
+      // raising the term of the only voters it can reach.
+      send(Message{.type = MessageType::kVoteResp, .to = m.from, .reject = true});
     }
   }
   return Status::ok();

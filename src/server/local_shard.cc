@@ -13,6 +13,7 @@ void LocalShard::execute(const kv::CommandSpec& spec, std::span<const std::strin
                          kv::ReplySink& reply) {
   int64_t now = clock_.now_ms();
   std::lock_guard lock(mu_);
+  store_.set_command_time(now);
   kv::CommandContext ctx{store_, args, reply, now, spec, random_.next()};
   spec.handler(ctx);
   expire_seen_locked(now);

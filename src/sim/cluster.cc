@@ -118,13 +118,13 @@ void SimCluster::dump() {
     for (NodeId v : r.conf().voters_outgoing) conf += std::to_string(v.value()) + " ";
     conf += "| L ";
     for (NodeId v : r.conf().learners) conf += std::to_string(v.value()) + " ";
-    std::printf("n%llu %s term %llu lead %llu commit %llu applied %llu last %llu persisted %llu "
+    std::printf("n%llu %s term %llu lead %llu commit %llu applied %llu last %llu/%llu persisted %llu "
                 "conf [%s] disk %zu\n",
                 (unsigned long long)id.value(), raft::to_string(r.role()),
                 (unsigned long long)r.term().value(), (unsigned long long)r.leader().value(),
                 (unsigned long long)r.log().committed().value(),
                 (unsigned long long)r.log().applied().value(),
-                (unsigned long long)r.log().last_index().value(),
+                (unsigned long long)r.log().last_index().value(), (unsigned long long)r.log().last_term().value(),
                 (unsigned long long)r.log().persisted().value(), conf.c_str(), n->disk.size());
     if (r.role() != raft::Role::kLeader) continue;
     for (NodeId m : raft::all_members(r.conf())) {

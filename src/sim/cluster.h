@@ -128,7 +128,7 @@ class SimCluster {
   void deliver(Message m, uint64_t incarnation_of_sender);
   bool blocked(NodeId from, NodeId to) const;
   void take_snapshot(SimNode& n);
-  void retire_removed(const raft::ConfState& cs);
+  void retire_removed(raft::ConfState cs);
   // invariants (invariants.cc)
   void check(SimNode& n);
   void check_entries(SimNode& n, const std::vector<Entry>& es);

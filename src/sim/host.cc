@@ -60,7 +60,17 @@ void SimCluster::pump(SimNode& n) {
     // (a restarting node replays old ones).
     if (conf_applied && n.raft->log().applied().value() > newest_conf_applied_) {
       newest_conf_applied_ = n.raft->log().applied().value();
-      if (cfg_.verbose) std::printf("%8llu n%llu applied conf at %llu\n", (unsigned long long)now_, (unsigned long long)n.id.value(), (unsigned long long)newest_conf_applied_);
+      if (cfg_.verbose) {
+        std::string c;
+        for (NodeId v : n.raft->conf().voters) c += std::to_string(v.value()) + " ";
+        c += "| ";
+        for (NodeId v : n.raft->conf().voters_outgoing) c += std::to_string(v.value()) + " ";
+        c += "| L ";
+        for (NodeId v : n.raft->conf().learners) c += std::to_string(v.value()) + " ";
+        std::printf("%8llu n%llu applied conf at %llu: %s\n", (unsigned long long)now_,
+                    (unsigned long long)n.id.value(), (unsigned long long)newest_conf_applied_,
+                    c.c_str());
+      }
       retire_removed(n.raft->conf());
     }
     serve_reads(n);
@@ -102,7 +112,7 @@ void SimCluster::apply(SimNode& n, const raft::Ready& rd) {
 // The control plane's part (DESIGN.md §6 step 5): once a configuration
 // without a replica is applied anywhere it is committed, so that replica is
 // shut down for good; its id is never reused.
-void SimCluster::retire_removed(const raft::ConfState& cs) {
+void SimCluster::retire_removed(raft::ConfState cs) {  // a copy: retiring may destroy its owner
   for (auto& [id, m] : nodes_) {
     bool member = raft::is_voter(cs, id) || raft::is_learner(cs, id);
     if (member) {
@@ -257,6 +267,14 @@ void SimCluster::deliver(Message m, uint64_t sender_incarnation) {
     return;
   }
   NodeId to_id = m.to;
+  if (cfg_.verbose && healing_ && m.type != raft::MessageType::kHeartbeat &&
+      m.type != raft::MessageType::kHeartbeatResp && m.type != raft::MessageType::kApp &&
+      m.type != raft::MessageType::kAppResp) {
+    std::printf("%8llu   %s n%llu->n%llu term %llu%s\n", (unsigned long long)now_,
+                raft::to_string(m.type), (unsigned long long)m.from.value(),
+                (unsigned long long)m.to.value(), (unsigned long long)m.term.value(),
+                m.reject ? " reject" : "");
+  }
   trace(40 + static_cast<uint64_t>(m.type), m.from.value(), mix(m.to.value(), m.index.value()));
   Status s = to->raft->step(std::move(m));
   if (!s.is_ok()) fail("step refused a message: " + s.to_string());

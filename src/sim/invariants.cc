@@ -77,6 +77,12 @@ void SimCluster::check(SimNode& n) {
     }
   }
   n.commit_seen = log.committed();
+  if (cfg_.verbose && (r.role() != n.last_role)) {
+    std::printf("%8llu n%llu %s term %llu last %llu/%llu\n", (unsigned long long)now_,
+                (unsigned long long)n.id.value(), raft::to_string(r.role()),
+                (unsigned long long)r.term().value(), (unsigned long long)log.last_index().value(),
+                (unsigned long long)log.last_term().value());
+  }
   if (r.role() != raft::Role::kLeader) {
     n.last_role = r.role();
     return;

@@ -1,6 +1,8 @@
 // The key-value register workload: a few clients, each with one operation
 // outstanding, writing unique values and reading a small set of keys through
 // whichever node they believe leads (or any node: followers use ReadIndex).
+#include <cstdio>
+
 #include "sim/cluster.h"
 
 namespace shoal::sim {
@@ -23,9 +25,12 @@ void SimCluster::client_next(int client) {
   client_op_[client] = op.id;
   NodeId target = client_hint_[client];
   if (target.value() == 0 || r.chance(0.2)) {
-    auto it = nodes_.begin();
-    std::advance(it, r.below(nodes_.size()));
-    target = it->first;
+    // Clients know the topology (as from CLUSTER SLOTS): current members.
+    std::vector<NodeId> known;
+    for (auto& [id, n] : nodes_) {
+      if (n->ever_member && !n->retired) known.push_back(id);
+    }
+    target = known.empty() ? nodes_.begin()->first : known[r.below(known.size())];
   }
   trace(50, op.id, target.value());
   client_request(op.id, target);
@@ -82,6 +87,11 @@ void SimCluster::client_reply(int op_id, bool ok, bool ambiguous, const std::str
   if (hint.value() != 0) client_hint_[op.client] = hint;
   if (!ok && hint.value() == 0) client_hint_[op.client] = NodeId(0);
   trace(51, op_id, ok);
+  if (cfg_.verbose && healing_) {
+    std::printf("%8llu client %d op %d %s %s -> %s%s\n", (unsigned long long)now_, op.client, op_id,
+                op.is_write ? "write" : "read", op.key.c_str(), ok ? "ok" : "fail",
+                ambiguous ? " (ambiguous)" : "");
+  }
   int c = op.client;
   at(now_ + client_rng_.range(0, 20), [this, c] { client_next(c); });
 }

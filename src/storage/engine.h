@@ -29,8 +29,14 @@ class Engine {
 
   // The value of `key`, or nullopt. The view is valid until the next mutation.
   virtual std::optional<std::string_view> get(std::string_view key) const = 0;
-  // Inserts or replaces.
-  virtual void put(Slot slot, std::string_view key, std::string value) = 0;
+  // Like get(), and records `now_ms` as the key's last access time. Access
+  // times are local bookkeeping (OBJECT IDLETIME, later LRU eviction), not
+  // part of the replicated contents.
+  virtual std::optional<std::string_view> get_and_touch(std::string_view key, int64_t now_ms) = 0;
+  // Last access time of `key` (Unix ms), or nullopt.
+  virtual std::optional<int64_t> access_time(std::string_view key) const = 0;
+  // Inserts or replaces; `now_ms` becomes the key's access time.
+  virtual void put(Slot slot, std::string_view key, std::string value, int64_t now_ms) = 0;
   // Returns true if the key existed.
   virtual bool del(std::string_view key) = 0;
   virtual void clear() = 0;

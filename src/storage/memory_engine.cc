@@ -27,15 +27,29 @@ std::optional<std::string_view> MemoryEngine::get(std::string_view key) const {
   return std::string_view(it->second.value);
 }
 
-void MemoryEngine::put(Slot slot, std::string_view key, std::string value) {
+std::optional<std::string_view> MemoryEngine::get_and_touch(std::string_view key, int64_t now_ms) {
+  auto it = map_.find(key);
+  if (it == map_.end()) return std::nullopt;
+  it->second.access_ms = now_ms;
+  return std::string_view(it->second.value);
+}
+
+std::optional<int64_t> MemoryEngine::access_time(std::string_view key) const {
+  auto it = map_.find(key);
+  if (it == map_.end()) return std::nullopt;
+  return it->second.access_ms;
+}
+
+void MemoryEngine::put(Slot slot, std::string_view key, std::string value, int64_t now_ms) {
   auto it = map_.find(key);
   if (it != map_.end()) {
     SHOAL_ASSERT((it->second.order >> kHashBits) == slot.value());
     it->second.value = std::move(value);
+    it->second.access_ms = now_ms;
     return;
   }
   uint64_t order = order_of(slot, key);
-  auto [node, inserted] = map_.emplace(std::string(key), Item{std::move(value), order});
+  auto [node, inserted] = map_.emplace(std::string(key), Item{std::move(value), order, now_ms});
   SHOAL_ASSERT(inserted);
   index_.emplace(order, std::string_view(node->first));
   ++slot_counts_[slot.value()];

@@ -17,7 +17,9 @@ class MemoryEngine final : public Engine {
   MemoryEngine();
 
   std::optional<std::string_view> get(std::string_view key) const override;
-  void put(Slot slot, std::string_view key, std::string value) override;
+  std::optional<std::string_view> get_and_touch(std::string_view key, int64_t now_ms) override;
+  std::optional<int64_t> access_time(std::string_view key) const override;
+  void put(Slot slot, std::string_view key, std::string value, int64_t now_ms) override;
   bool del(std::string_view key) override;
   void clear() override;
   size_t size() const override { return map_.size(); }
@@ -37,6 +39,7 @@ class MemoryEngine final : public Engine {
   struct Item {
     std::string value;
     uint64_t order;
+    int64_t access_ms;
   };
   using Map = std::unordered_map<std::string, Item, Hash, std::equal_to<>>;
   // Keys in the index point into the map's nodes, which never move.

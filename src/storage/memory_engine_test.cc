@@ -12,7 +12,7 @@ namespace shoal::storage {
 namespace {
 
 void put(MemoryEngine& e, const std::string& k, const std::string& v) {
-  e.put(key_slot(k), k, v);
+  e.put(key_slot(k), k, v, 0);
 }
 
 TEST(MemoryEngine, PutGetDelAndCounts) {

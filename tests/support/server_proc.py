@@ -11,6 +11,8 @@ command-line flags differ.
 Standard library only.
 """
 
+import atexit
+import ctypes
 import os
 import shutil
 import signal
@@ -22,6 +24,13 @@ import time
 # Bounds for start-up and shutdown; a server that needs longer is broken.
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
+
+
+def _die_with_parent():
+    """Runs in the child before exec: SIGKILL it if the test process dies, so
+    a crashed or interrupted test never leaves a server behind."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port():
@@ -86,7 +95,9 @@ class ServerProcess:
             self._log = open(os.path.join(self.data_dir, "server.log"), "wb")
             self.proc = subprocess.Popen(self._argv(), stdout=self._log,
                                          stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL)
+                                         stdin=subprocess.DEVNULL,
+                                         preexec_fn=_die_with_parent)
+            atexit.register(self._kill)
             if self._wait_ready():
                 return self
             self._kill()
