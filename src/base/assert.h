@@ -8,14 +8,14 @@ namespace shoal::detail {
 [[noreturn]] void assert_failed(const char* expr, const char* file, int line, const char* msg);
 }  // namespace shoal::detail
 
-#define SHOAL_ASSERT(expr)                                                          \
-  do {                                                                              \
-    if (__builtin_expect(!(expr), 0))                                               \
-      ::shoal::detail::assert_failed(#expr, __FILE__, __LINE__, nullptr);           \
+#define SHOAL_ASSERT(expr)                                                \
+  do {                                                                    \
+    if (__builtin_expect(!(expr), 0))                                     \
+      ::shoal::detail::assert_failed(#expr, __FILE__, __LINE__, nullptr); \
   } while (0)
 
-#define SHOAL_ASSERT_MSG(expr, msg)                                                 \
-  do {                                                                              \
-    if (__builtin_expect(!(expr), 0))                                               \
-      ::shoal::detail::assert_failed(#expr, __FILE__, __LINE__, (msg));             \
+#define SHOAL_ASSERT_MSG(expr, msg)                                     \
+  do {                                                                  \
+    if (__builtin_expect(!(expr), 0))                                   \
+      ::shoal::detail::assert_failed(#expr, __FILE__, __LINE__, (msg)); \
   } while (0)

@@ -18,11 +18,11 @@ enum class StatusCode {
   kOk = 0,
   kInvalidArgument,  // the caller's input is malformed
   kNotFound,
-  kCorruption,       // stored or received bytes failed validation
-  kIoError,          // the OS failed an operation
-  kBusy,             // a bound was reached; retry later
-  kUnavailable,      // not leader, no quorum, shutting down
-  kUnknownOutcome,   // the operation may or may not have happened (H18)
+  kCorruption,      // stored or received bytes failed validation
+  kIoError,         // the OS failed an operation
+  kBusy,            // a bound was reached; retry later
+  kUnavailable,     // not leader, no quorum, shutting down
+  kUnknownOutcome,  // the operation may or may not have happened (H18)
   kInternal,
 };
 
@@ -56,7 +56,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     SHOAL_ASSERT(!std::get<Status>(v_).is_ok());
   }

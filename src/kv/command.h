@@ -53,7 +53,7 @@ struct CommandSpec {
   std::string_view name;  // lowercase; "container|sub" for subcommands
   int arity;              // Redis convention: -N means at least N
   uint32_t flags;
-  int first_key, last_key, step;  // Redis legacy key positions (0 = no keys)
+  int first_key, last_key, step;    // Redis legacy key positions (0 = no keys)
   std::string_view acl_categories;  // space separated, e.g. "@read @string @fast"
   std::string_view group;           // documentation group, e.g. "string"
   std::string_view since;

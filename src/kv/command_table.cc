@@ -14,6 +14,7 @@ constexpr uint32_t kConn = kNoScript | kLoading | kStale | kFast | kNoAuth | kAl
 constexpr uint32_t kLS = kLoading | kStale;
 
 // name, arity, flags, first, last, step, acl categories, group, since, summary, handler
+// clang-format off
 const CommandSpec kCommands[] = {
     // strings
     {"get", 2, kR | kF, 1, 1, 1, "@read @string @fast", "string", "1.0.0", "Returns the string value of a key.", cmd_get},
@@ -100,6 +101,7 @@ const CommandSpec kCommands[] = {
     {"command|list", -2, kLS, 0, 0, 0, "@slow @connection", "server", "7.0.0", "Returns a list of command names.", nullptr},
     {"command|help", 2, kLS, 0, 0, 0, "@slow @connection", "server", "5.0.0", "Returns helpful text about the different subcommands.", nullptr},
 };
+// clang-format on
 
 struct LowerHash {
   size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>()(s); }

@@ -14,10 +14,14 @@ enum ExpireFlags : uint32_t { kNx = 1, kXx = 2, kGt = 4, kLt = 8 };
 bool parse_expire_flags(CommandContext& c, uint32_t* flags) {
   for (size_t j = 3; j < c.args.size(); ++j) {
     std::string_view o = c.args[j];
-    if (iequals(o, "nx")) *flags |= kNx;
-    else if (iequals(o, "xx")) *flags |= kXx;
-    else if (iequals(o, "gt")) *flags |= kGt;
-    else if (iequals(o, "lt")) *flags |= kLt;
+    if (iequals(o, "nx"))
+      *flags |= kNx;
+    else if (iequals(o, "xx"))
+      *flags |= kXx;
+    else if (iequals(o, "gt"))
+      *flags |= kGt;
+    else if (iequals(o, "lt"))
+      *flags |= kLt;
     else {
       c.reply.error("ERR Unsupported option " + std::string(o));
       return false;

@@ -1,8 +1,8 @@
 // The keyspace family: DEL, EXISTS, TYPE, RENAME, COPY, KEYS, SCAN, OBJECT,
 // ... Semantics and replies follow Redis 7.0 (db.c, object.c).
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
-#include <cctype>
 
 #include "kv/glob.h"
 #include "kv/handlers.h"
@@ -46,8 +46,10 @@ void rename_generic(CommandContext& c, bool nx) {
   auto src = c.store.find_for_write(from, c.now_ms);
   if (!src) return c.reply.error(kErrNoSuchKey);
   if (from == to) {
-    if (nx) c.reply.integer(0);
-    else c.reply.ok();
+    if (nx)
+      c.reply.integer(0);
+    else
+      c.reply.ok();
     return;
   }
   if (c.store.find_for_write(to, c.now_ms)) {
@@ -59,8 +61,10 @@ void rename_generic(CommandContext& c, bool nx) {
   moved.payload = payload;
   c.store.erase(from);
   c.store.put(to, moved);
-  if (nx) c.reply.integer(1);
-  else c.reply.ok();
+  if (nx)
+    c.reply.integer(1);
+  else
+    c.reply.ok();
 }
 
 }  // namespace
@@ -155,15 +159,16 @@ void cmd_scan(CommandContext& c) {
     i += 2;
   }
   std::vector<std::string> keys;
-  uint64_t next = c.store.engine().scan(
-      cursor, static_cast<size_t>(std::min<int64_t>(count, 1 << 20)),
-      [&](std::string_view key, std::string_view value) {
-        auto rec = decode_record(value);
-        if (!rec || (rec->has_expiry() && rec->expire_at_ms <= c.now_ms)) return;
-        if (use_pattern && !glob_match(pattern, key)) return;
-        if (use_type && !iequals(type, type_name(rec->type))) return;
-        keys.emplace_back(key);
-      });
+  uint64_t next =
+      c.store.engine().scan(cursor, static_cast<size_t>(std::min<int64_t>(count, 1 << 20)),
+                            [&](std::string_view key, std::string_view value) {
+                              auto rec = decode_record(value);
+                              if (!rec || (rec->has_expiry() && rec->expire_at_ms <= c.now_ms))
+                                return;
+                              if (use_pattern && !glob_match(pattern, key)) return;
+                              if (use_type && !iequals(type, type_name(rec->type))) return;
+                              keys.emplace_back(key);
+                            });
   c.reply.array(2);
   c.reply.bulk(std::to_string(next));
   c.reply.array(keys.size());
@@ -183,8 +188,8 @@ void cmd_randomkey(CommandContext& c) {
 void cmd_dbsize(CommandContext& c) { c.reply.integer(static_cast<int64_t>(c.store.size())); }
 
 void cmd_flushdb(CommandContext& c) {
-  if (c.args.size() > 2 || (c.args.size() == 2 && !iequals(c.args[1], "sync") &&
-                            !iequals(c.args[1], "async"))) {
+  if (c.args.size() > 2 ||
+      (c.args.size() == 2 && !iequals(c.args[1], "sync") && !iequals(c.args[1], "async"))) {
     return c.reply.error(kErrSyntax);
   }
   c.store.clear();

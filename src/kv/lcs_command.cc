@@ -95,8 +95,10 @@ void cmd_lcs(CommandContext& c) {
       if (as == 0 || bs == 0) emit = true;
       --idx, --i, --j;
     } else {
-      if (at(i - 1, j) > at(i, j - 1)) --i;
-      else --j;
+      if (at(i - 1, j) > at(i, j - 1))
+        --i;
+      else
+        --j;
       if (as != alen) emit = true;
     }
     if (emit) {

@@ -37,9 +37,12 @@ Encoding encoding_for_new_string(std::string_view s) {
 
 std::string_view encoding_name(Encoding e) {
   switch (e) {
-    case Encoding::kInt: return "int";
-    case Encoding::kEmbstr: return "embstr";
-    case Encoding::kRaw: return "raw";
+    case Encoding::kInt:
+      return "int";
+    case Encoding::kEmbstr:
+      return "embstr";
+    case Encoding::kRaw:
+      return "raw";
   }
   return "raw";
 }

@@ -75,8 +75,10 @@ bool expire_millis(CommandContext& c, std::string_view arg, uint32_t flags, bool
   }
   if (seconds) ms *= 1000;
   if (flags & (kEx | kPx)) {
-    if (ms > LLONG_MAX - c.now_ms) ms = -1;  // overflow: reported below
-    else ms += c.now_ms;
+    if (ms > LLONG_MAX - c.now_ms)
+      ms = -1;  // overflow: reported below
+    else
+      ms += c.now_ms;
   }
   if (ms <= 0) {
     c.reply.error(invalid_expire_error(c));
@@ -102,22 +104,28 @@ void set_generic(CommandContext& c, uint32_t flags, std::string_view key, std::s
   if (flags & kGet) {
     // With GET a non-string is an error; without GET, SET overwrites any type.
     if (old && old->type != ValueType::kString) return c.reply.error(kErrWrongType);
-    if (old) c.reply.bulk(old->payload);
-    else c.reply.null();
+    if (old)
+      c.reply.bulk(old->payload);
+    else
+      c.reply.null();
   }
   bool found = old.has_value();
   if (((flags & kNx) && found) || ((flags & kXx) && !found)) {
     if (!(flags & kGet)) {
-      if (int_reply) c.reply.integer(0);
-      else c.reply.null();
+      if (int_reply)
+        c.reply.integer(0);
+      else
+        c.reply.null();
     }
     return;
   }
   if ((flags & kKeepTtl) && old) expire_at = old->expire_at_ms;
   put_string(c, key, value, encoding_for_new_string(value), expire_at);
   if (!(flags & kGet)) {
-    if (int_reply) c.reply.integer(1);
-    else c.reply.ok();
+    if (int_reply)
+      c.reply.integer(1);
+    else
+      c.reply.ok();
   }
 }
 
@@ -178,8 +186,10 @@ std::string invalid_expire_error(const CommandContext& c) {
 void cmd_get(CommandContext& c) {
   std::optional<Record> r;
   if (!read_string(c, c.args[1], &r)) return;
-  if (r) c.reply.bulk(r->payload);
-  else c.reply.null();
+  if (r)
+    c.reply.bulk(r->payload);
+  else
+    c.reply.null();
 }
 
 void cmd_set(CommandContext& c) {
@@ -203,8 +213,10 @@ void cmd_psetex(CommandContext& c) {
 void cmd_getset(CommandContext& c) {
   std::optional<Record> old;
   if (!write_string_lookup(c, c.args[1], &old)) return;
-  if (old) c.reply.bulk(old->payload);
-  else c.reply.null();
+  if (old)
+    c.reply.bulk(old->payload);
+  else
+    c.reply.null();
   std::string_view v = c.args[2];
   put_string(c, c.args[1], v, encoding_for_new_string(v), kNoExpiry);
 }
@@ -231,8 +243,7 @@ void cmd_getex(CommandContext& c) {
     return;
   }
   int64_t expire_at = kNoExpiry;
-  if ((flags & kAnyExpiry) &&
-      !expire_millis(c, expire, flags, flags & (kEx | kExat), &expire_at)) {
+  if ((flags & kAnyExpiry) && !expire_millis(c, expire, flags, flags & (kEx | kExat), &expire_at)) {
     return;
   }
   c.reply.bulk(r->payload);
@@ -254,15 +265,16 @@ void cmd_mget(CommandContext& c) {
   c.reply.array(c.args.size() - 1);
   for (size_t i = 1; i < c.args.size(); ++i) {
     auto r = c.store.find(c.args[i], c.now_ms);
-    if (r && r->type == ValueType::kString) c.reply.bulk(r->payload);
-    else c.reply.null();
+    if (r && r->type == ValueType::kString)
+      c.reply.bulk(r->payload);
+    else
+      c.reply.null();
   }
 }
 
 static bool mset_arity_ok(CommandContext& c) {
   if (c.args.size() % 2 == 0) {
-    c.reply.error("ERR wrong number of arguments for '" + std::string(c.spec.name) +
-                  "' command");
+    c.reply.error("ERR wrong number of arguments for '" + std::string(c.spec.name) + "' command");
     return false;
   }
   return true;

@@ -18,8 +18,7 @@ TEST(StringCommands, SetGetWithOptions) {
   EXPECT_EQ(h.run({"SET", "k", "w", "EX", "10", "PX", "5"}), "-ERR syntax error");
   EXPECT_EQ(h.run({"SET", "k", "w", "EX"}), "-ERR syntax error");
   EXPECT_EQ(h.run({"SET", "k", "w", "EX", "0"}), "-ERR invalid expire time in 'set' command");
-  EXPECT_EQ(h.run({"SET", "k", "w", "EX", "x"}),
-            "-ERR value is not an integer or out of range");
+  EXPECT_EQ(h.run({"SET", "k", "w", "EX", "x"}), "-ERR value is not an integer or out of range");
   EXPECT_EQ(h.run({"SET", "k", "w", "EX", "10", "EX", "20"}), "+OK");  // last one wins
   EXPECT_EQ(h.run({"TTL", "k"}), ":20");
   EXPECT_EQ(h.run({"SET", "k", "x", "KEEPTTL"}), "+OK");

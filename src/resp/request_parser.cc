@@ -29,12 +29,18 @@ int hex_value(char c) {
 
 char unescape(char c) {
   switch (c) {
-    case 'n': return '\n';
-    case 'r': return '\r';
-    case 't': return '\t';
-    case 'b': return '\b';
-    case 'a': return '\a';
-    default: return c;
+    case 'n':
+      return '\n';
+    case 'r':
+      return '\r';
+    case 't':
+      return '\t';
+    case 'b':
+      return '\b';
+    case 'a':
+      return '\a';
+    default:
+      return c;
   }
 }
 
@@ -86,10 +92,21 @@ bool split_inline_args(std::string_view line, std::string* scratch,
         }
       } else {
         switch (c) {
-          case ' ': case '\n': case '\r': case '\t': case '\0': done = true; break;
-          case '"': in_dq = true; break;
-          case '\'': in_sq = true; break;
-          default: scratch->push_back(c);
+          case ' ':
+          case '\n':
+          case '\r':
+          case '\t':
+          case '\0':
+            done = true;
+            break;
+          case '"':
+            in_dq = true;
+            break;
+          case '\'':
+            in_sq = true;
+            break;
+          default:
+            scratch->push_back(c);
         }
       }
       if (c != '\0') ++i;

@@ -67,9 +67,9 @@ class RequestParser {
   // Multibulk state, as offsets from the command start so that it survives the
   // caller appending to (and reallocating) its buffer.
   bool in_command_ = false;
-  size_t pos_ = 0;                // next unparsed byte
-  int64_t args_expected_ = -1;    // from "*<n>", -1 until known
-  int64_t bulk_len_ = -1;         // from "$<n>" of the current argument
+  size_t pos_ = 0;              // next unparsed byte
+  int64_t args_expected_ = -1;  // from "*<n>", -1 until known
+  int64_t bulk_len_ = -1;       // from "$<n>" of the current argument
   std::vector<std::pair<size_t, size_t>> arg_spans_;
   std::vector<std::string_view> args_;
   std::string inline_scratch_;

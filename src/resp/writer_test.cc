@@ -16,7 +16,8 @@ TEST(Writer, Resp2Encodings) {
   w.map(1);
   w.dbl(1.5);
   w.boolean(true);
-  EXPECT_EQ(out, "+OK\r\n-ERR bad  thing\r\n:-42\r\n$2\r\nhi\r\n$-1\r\n*-1\r\n*2\r\n$3\r\n1.5\r\n:1\r\n");
+  EXPECT_EQ(
+      out, "+OK\r\n-ERR bad  thing\r\n:-42\r\n$2\r\nhi\r\n$-1\r\n*-1\r\n*2\r\n$3\r\n1.5\r\n:1\r\n");
 }
 
 TEST(Writer, Resp3Encodings) {

@@ -131,8 +131,10 @@ void cmd_command_info(ServerCommandContext& c) {
   c.reply.array(c.args.size() - 2);
   for (size_t i = 2; i < c.args.size(); ++i) {
     const kv::CommandSpec* spec = resolve(c.args[i]);
-    if (spec) command_entry(c.reply, *spec);
-    else c.reply.null_array();
+    if (spec)
+      command_entry(c.reply, *spec);
+    else
+      c.reply.null_array();
   }
 }
 

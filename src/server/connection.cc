@@ -142,7 +142,8 @@ void Connection::execute(const std::vector<std::string_view>& args) {
   RespSink sink(writer_);
   dispatch(server_, session_, *info_, args, sink);
   server_.stats().commands_processed.fetch_add(1, std::memory_order_relaxed);
-  if (sink.errors()) server_.stats().error_replies.fetch_add(sink.errors(), std::memory_order_relaxed);
+  if (sink.errors())
+    server_.stats().error_replies.fetch_add(sink.errors(), std::memory_order_relaxed);
   if (session_.close_after_reply) closing_ = true;
 }
 
@@ -173,8 +174,10 @@ void Connection::on_written(const asio::error_code& ec, size_t n) {
   if (ec) return close();
   server_.stats().net_output_bytes.fetch_add(n, std::memory_order_relaxed);
   // Keep the capacity of small buffers for reuse; free big ones.
-  if (sending_.capacity() > 1024 * 1024) std::string().swap(sending_);
-  else sending_.clear();
+  if (sending_.capacity() > 1024 * 1024)
+    std::string().swap(sending_);
+  else
+    sending_.clear();
   if (info_) info_->output_buffer.store(out_.size(), std::memory_order_relaxed);
   if (closing_ && out_.empty()) return close();
   // Output drained below the threshold: resume commands left in the buffer.

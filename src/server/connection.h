@@ -48,10 +48,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Session session_;
   std::shared_ptr<ClientInfo> info_;
   resp::RequestParser parser_;
-  std::string in_;        // received bytes; in_[0..in_used_) are valid
+  std::string in_;  // received bytes; in_[0..in_used_) are valid
   size_t in_used_ = 0;
-  std::string out_;       // replies not yet handed to the socket
-  std::string sending_;   // replies being written
+  std::string out_;      // replies not yet handed to the socket
+  std::string sending_;  // replies being written
   resp::Writer writer_;
   bool reading_ = false;
   bool writing_ = false;

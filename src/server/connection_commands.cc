@@ -134,9 +134,7 @@ void cmd_reset(ServerCommandContext& c) {
   c.reply.simple("RESET");
 }
 
-void cmd_client_id(ServerCommandContext& c) {
-  c.reply.integer(static_cast<int64_t>(c.session.id));
-}
+void cmd_client_id(ServerCommandContext& c) { c.reply.integer(static_cast<int64_t>(c.session.id)); }
 
 void cmd_client_setname(ServerCommandContext& c) {
   if (!valid_client_name(c.args[2])) {
@@ -174,7 +172,8 @@ std::string client_line(const ClientInfo& info, int64_t now_ms) {
   const kv::CommandSpec* last = info.last_command.load(std::memory_order_relaxed);
   int64_t idle = (now_ms - info.last_interaction_ms.load(std::memory_order_relaxed)) / 1000;
   std::string line = "id=" + std::to_string(s.id) + " addr=" + s.addr + " laddr=" + s.laddr +
-                     " fd=-1 name=" + s.name + " age=" + std::to_string((now_ms - s.created_ms) / 1000) +
+                     " fd=-1 name=" + s.name +
+                     " age=" + std::to_string((now_ms - s.created_ms) / 1000) +
                      " idle=" + std::to_string(idle < 0 ? 0 : idle) +
                      " flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=" +
                      std::to_string(info.query_buffer.load(std::memory_order_relaxed)) +

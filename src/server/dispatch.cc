@@ -48,8 +48,8 @@ void dispatch(ServerContext& server, Session& session, ClientInfo& info,
   if (table.is_container(*spec) && args.size() >= 2) {
     const kv::CommandSpec* sub = table.find_sub(*spec, args[1]);
     if (!sub) {
-      return reply.error("ERR unknown subcommand '" + c_string(args[1], 128) +
-                         "'. Try " + upper(args[0]) + " HELP.");
+      return reply.error("ERR unknown subcommand '" + c_string(args[1], 128) + "'. Try " +
+                         upper(args[0]) + " HELP.");
     }
     spec = sub;
   }

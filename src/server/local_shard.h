@@ -43,8 +43,8 @@ class LocalShard {
 
   env::Clock& clock_;
   std::mutex mu_;
-  kv::Store store_;          // guarded by mu_
-  env::Random random_;       // guarded by mu_
+  kv::Store store_;     // guarded by mu_
+  env::Random random_;  // guarded by mu_
   std::atomic<uint64_t> expired_total_{0};
 };
 

@@ -30,8 +30,8 @@ int main(int argc, char** argv) {
   std::error_code fs_ec;
   std::filesystem::create_directories(cfg.data_dir, fs_ec);
   if (fs_ec) {
-    std::cerr << "shoal-server: can't create --data-dir " << cfg.data_dir << ": "
-              << fs_ec.message() << "\n";
+    std::cerr << "shoal-server: can't create --data-dir " << cfg.data_dir << ": " << fs_ec.message()
+              << "\n";
     return 2;
   }
 

@@ -32,8 +32,8 @@ Status Server::start() {
   if (!ec) acceptor_.bind(ep, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return Status::io_error("can't listen on " + cfg.bind + ":" + std::to_string(cfg.port) +
-                            ": " + ec.message());
+    return Status::io_error("can't listen on " + cfg.bind + ":" + std::to_string(cfg.port) + ": " +
+                            ec.message());
   }
   bound_port_ = acceptor_.local_endpoint().port();
   for (auto& loop : loops_) guards_.push_back(asio::make_work_guard(*loop));
@@ -61,8 +61,10 @@ void Server::accept_next() {
     // Admission is decided here, on the accepting thread, so a burst of
     // connects can't overshoot maxclients before their loops start them.
     bool reject = ctx_.stats().connected_clients.load() >= ctx_.config().maxclients;
-    if (reject) ctx_.stats().rejected_connections.fetch_add(1, std::memory_order_relaxed);
-    else ctx_.stats().connected_clients.fetch_add(1);
+    if (reject)
+      ctx_.stats().rejected_connections.fetch_add(1, std::memory_order_relaxed);
+    else
+      ctx_.stats().connected_clients.fetch_add(1);
     auto executor = s.get_executor();
     auto conn = std::make_shared<Connection>(std::move(s), ctx_);
     // Start on the connection's own loop.

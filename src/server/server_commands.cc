@@ -99,10 +99,9 @@ void cmd_info(ServerCommandContext& c) {
     std::string_view name;
     bool in_default;
   };
-  static constexpr Section kSections[] = {{"server", true},  {"clients", true},
-                                          {"memory", true},  {"persistence", true},
-                                          {"stats", true},   {"cluster", true},
-                                          {"keyspace", true}};
+  static constexpr Section kSections[] = {
+      {"server", true}, {"clients", true}, {"memory", true},  {"persistence", true},
+      {"stats", true},  {"cluster", true}, {"keyspace", true}};
   auto wanted = [&](std::string_view name) {
     if (c.args.size() == 1) return true;
     for (size_t i = 1; i < c.args.size(); ++i) {

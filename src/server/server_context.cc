@@ -43,21 +43,26 @@ std::string ServerContext::set_config(const std::string& name, const std::string
     config_.requirepass = value;
     auth_required_ = !value.empty();
   } else if (name == "maxclients") {
-    if (!parse_i64(value, &n) || n < 1 || n > 1000000) return bad("argument must be between 1 and 1000000 inclusive");
+    if (!parse_i64(value, &n) || n < 1 || n > 1000000)
+      return bad("argument must be between 1 and 1000000 inclusive");
     config_.maxclients = static_cast<int>(n);
   } else if (name == "proto-max-bulk-len") {
-    if (!parse_i64(value, &n) || n < 1024 * 1024) return bad("argument must be a memory value of at least 1mb");
+    if (!parse_i64(value, &n) || n < 1024 * 1024)
+      return bad("argument must be a memory value of at least 1mb");
     config_.proto_max_bulk_len = n;
   } else if (name == "client-query-buffer-limit") {
-    if (!parse_i64(value, &n) || n < 1024 * 1024) return bad("argument must be a memory value of at least 1mb");
+    if (!parse_i64(value, &n) || n < 1024 * 1024)
+      return bad("argument must be a memory value of at least 1mb");
     config_.client_query_buffer_limit = n;
     query_limit_ = n;
   } else if (name == "hz") {
-    if (!parse_i64(value, &n) || n < 1 || n > 500) return bad("argument must be between 1 and 500 inclusive");
+    if (!parse_i64(value, &n) || n < 1 || n > 500)
+      return bad("argument must be between 1 and 500 inclusive");
     config_.hz = static_cast<int>(n);
   } else if (name == "loglevel" || name == "log-level") {
     auto level = spdlog::level::from_str(value);
-    if (level == spdlog::level::off && value != "off") return bad("argument(s) must be one of the following: trace, debug, info, warn, error, off");
+    if (level == spdlog::level::off && value != "off")
+      return bad("argument(s) must be one of the following: trace, debug, info, warn, error, off");
     config_.log_level = value;
     spdlog::set_level(level);
   } else if (name == "port" || name == "bind" || name == "data-dir" || name == "dir" ||

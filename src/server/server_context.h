@@ -59,7 +59,7 @@ class ServerContext {
   LocalShard& shard() { return shard_; }
   Stats& stats() { return stats_; }
   int64_t start_ms() const { return start_ms_; }
-  uint64_t next_client_id() { return next_client_id_.fetch_add(1) ; }
+  uint64_t next_client_id() { return next_client_id_.fetch_add(1); }
 
   // Runtime-settable configuration.
   Config config() const;
@@ -88,7 +88,7 @@ class ServerContext {
   std::atomic<bool> auth_required_;
   std::atomic<int64_t> pause_bytes_, hard_limit_, query_limit_;
   mutable std::mutex mu_;
-  Config config_;                           // guarded by mu_
+  Config config_;                                                  // guarded by mu_
   std::map<uint64_t, std::shared_ptr<const ClientInfo>> clients_;  // guarded by mu_
 };
 

@@ -45,9 +45,8 @@ TEST(MemoryEngine, ScanVisitsEveryStableKeyDespiteConcurrentChanges) {
     uint64_t cursor = 0;
     int churn = 0;
     do {
-      cursor = e.scan(cursor, 1 + rng() % 20, [&](std::string_view k, std::string_view) {
-        seen.insert(std::string(k));
-      });
+      cursor = e.scan(cursor, 1 + rng() % 20,
+                      [&](std::string_view k, std::string_view) { seen.insert(std::string(k)); });
       // Add and remove other keys between calls.
       for (int j = 0; j < 10; ++j) put(e, "churn:" + std::to_string(churn++), "x");
       e.del("churn:" + std::to_string(rng() % (churn + 1)));
@@ -76,9 +75,7 @@ TEST(MemoryEngine, ScanSlotAndRandomKey) {
   put(e, "{t}b", "2");
   put(e, "other", "3");
   std::set<std::string> in_slot;
-  e.scan_slot(key_slot("t"), 10, [&](std::string_view k, std::string_view) {
-    in_slot.emplace(k);
-  });
+  e.scan_slot(key_slot("t"), 10, [&](std::string_view k, std::string_view) { in_slot.emplace(k); });
   EXPECT_EQ(in_slot, (std::set<std::string>{"{t}a", "{t}b"}));
   for (uint64_t bits : {0ull, 1ull << 40, ~0ull}) {
     auto k = e.random_key(bits);
