@@ -44,6 +44,31 @@ char unescape(char c) {
   }
 }
 
+// Fast path for the common header "<digits>\r\n" (no sign, no leading zero,
+// at most 18 digits): parses in one pass without searching for '\r' first.
+// Returns 1 parsed (*value, *cr set), 0 not simple (use the exact slow path),
+// -1 need more bytes.
+int scan_simple_number(std::string_view buf, size_t from, int64_t* value, size_t* cr) {
+  size_t i = from;
+  if (i >= buf.size()) return -1;
+  if (buf[i] < '1' || buf[i] > '9') return 0;
+  int64_t v = 0;
+  for (; i < buf.size() && i - from < 18; ++i) {
+    char ch = buf[i];
+    if (ch >= '0' && ch <= '9') {
+      v = v * 10 + (ch - '0');
+    } else if (ch == '\r') {
+      if (i + 1 >= buf.size()) return -1;
+      *value = v;
+      *cr = i;
+      return 1;
+    } else {
+      return 0;
+    }
+  }
+  return i >= buf.size() ? -1 : 0;
+}
+
 }  // namespace
 
 bool split_inline_args(std::string_view line, std::string* scratch,
@@ -161,6 +186,17 @@ RequestParser::Result RequestParser::parse_inline(std::string_view buf) {
 
 RequestParser::Result RequestParser::parse_multibulk(std::string_view buf, bool authenticated) {
   if (args_expected_ < 0) {
+    int64_t fast_n = 0;
+    size_t fast_cr = 0;
+    if (scan_simple_number(buf, 1, &fast_n, &fast_cr) == 1 &&
+        (authenticated || fast_n <= limits_.unauthenticated_max_multibulk) &&
+        fast_n <= limits_.max_multibulk_len) {
+      pos_ = fast_cr + 2;
+      args_expected_ = fast_n;
+      arg_spans_.reserve(static_cast<size_t>(std::min<int64_t>(fast_n, 1024)));
+    }
+  }
+  if (args_expected_ < 0) {
     size_t cr = buf.find('\r', pos_);
     if (cr == std::string_view::npos || cr + 1 >= buf.size()) {
       if (buf.size() - pos_ > limits_.max_inline_len) return fail("too big mbulk count string");
@@ -185,6 +221,16 @@ RequestParser::Result RequestParser::parse_multibulk(std::string_view buf, bool 
     arg_spans_.reserve(static_cast<size_t>(std::min<int64_t>(n, 1024)));
   }
   while (static_cast<int64_t>(arg_spans_.size()) < args_expected_) {
+    if (bulk_len_ < 0 && pos_ < buf.size() && buf[pos_] == '$') {
+      int64_t fast_len = 0;
+      size_t fast_cr = 0;
+      if (scan_simple_number(buf, pos_ + 1, &fast_len, &fast_cr) == 1 &&
+          fast_len <= limits_.max_bulk_len &&
+          (authenticated || fast_len <= limits_.unauthenticated_max_bulk)) {
+        bulk_len_ = fast_len;
+        pos_ = fast_cr + 2;
+      }
+    }
     if (bulk_len_ < 0) {
       size_t cr = buf.find('\r', pos_);
       if (cr == std::string_view::npos || cr + 1 >= buf.size()) {

@@ -117,6 +117,12 @@ void Connection::process_input() {
     if (!parser_.args().empty()) execute(parser_.args());
     start += parser_.consumed();
   }
+  // Shared counters are updated once per batch, not per command: a relaxed
+  // atomic add on a cache line shared by all loops is not free.
+  if (commands_in_batch_) {
+    server_.stats().commands_processed.fetch_add(commands_in_batch_, std::memory_order_relaxed);
+    commands_in_batch_ = 0;
+  }
   if (start > 0) {
     std::memmove(in_.data(), in_.data() + start, in_used_ - start);
     in_used_ -= start;
@@ -141,7 +147,7 @@ void Connection::process_input() {
 void Connection::execute(const std::vector<std::string_view>& args) {
   RespSink sink(writer_);
   dispatch(server_, session_, *info_, args, sink);
-  server_.stats().commands_processed.fetch_add(1, std::memory_order_relaxed);
+  ++commands_in_batch_;
   if (sink.errors())
     server_.stats().error_replies.fetch_add(sink.errors(), std::memory_order_relaxed);
   if (session_.close_after_reply) closing_ = true;

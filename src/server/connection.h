@@ -58,6 +58,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closing_ = false;  // no more input is processed; close after flushing
   bool closed_ = false;
   bool paused_counted_ = false;
+  uint64_t commands_in_batch_ = 0;
 };
 
 }  // namespace shoal::server
