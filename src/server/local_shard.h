@@ -16,6 +16,7 @@
 #include <span>
 #include <string_view>
 
+#include "base/adaptive_mutex.h"
 #include "env/clock.h"
 #include "env/random.h"
 #include "kv/command.h"
@@ -42,7 +43,7 @@ class LocalShard {
   void expire_seen_locked(int64_t now_ms);
 
   env::Clock& clock_;
-  std::mutex mu_;
+  AdaptiveMutex mu_;
   kv::Store store_;     // guarded by mu_
   env::Random random_;  // guarded by mu_
   std::atomic<uint64_t> expired_total_{0};
