@@ -1,0 +1,117 @@
+#include "kv/state_machine.h"
+
+#include <xxhash.h>
+
+#include "base/coding.h"
+#include "kv/numbers.h"
+
+namespace shoal::kv {
+
+StateMachine::StateMachine(std::unique_ptr<storage::Engine> engine, StateMachineOptions options)
+    : store_(std::move(engine)), options_(options) {}
+
+RecordedReply StateMachine::apply_bytes(std::string_view entry) {
+  auto cmd = decode_write_command(entry);
+  if (!cmd.is_ok()) {
+    RecordedReply r;
+    r.error("ERR corrupt log entry: " + cmd.status().message());
+    return r;
+  }
+  return apply(cmd.value());
+}
+
+RecordedReply StateMachine::apply(const WriteCommand& cmd) {
+  expire_sessions(cmd.now_ms);
+  RecordedReply reply;
+  if (cmd.client_id != 0) {
+    auto it = sessions_.find(cmd.client_id);
+    if (it != sessions_.end() && cmd.seq <= it->second.last_seq) {
+      if (cmd.seq == it->second.last_seq) {
+        if (auto cached = RecordedReply::decode(it->second.reply)) return *cached;
+      }
+      reply.error("ERR request already applied (stale retry)");
+      return reply;
+    }
+  }
+  std::vector<std::string_view> args(cmd.args.begin(), cmd.args.end());
+  const auto& table = CommandTable::instance();
+  const CommandSpec* spec = args.empty() ? nullptr : table.find(args[0]);
+  if (spec && table.is_container(*spec) && args.size() >= 2) spec = table.find_sub(*spec, args[1]);
+  if (spec == nullptr && !args.empty()) {
+    // Internal commands are not in the client-visible lookup.
+    if (iequals(args[0], "shoal.expire") && args.size() == 3) {
+      int64_t at = 0;
+      if (parse_int64(args[2], &at)) {
+        store_.set_command_time(cmd.now_ms);
+        store_.expire_if_due(args[1], at, cmd.now_ms);
+      }
+      reply.ok();
+      return reply;
+    }
+  }
+  if (spec == nullptr || spec->handler == nullptr || !spec->is_write()) {
+    reply.error("ERR not a replicated write command");
+  } else {
+    store_.set_command_time(cmd.now_ms);
+    CommandContext ctx{store_, args, reply, cmd.now_ms, *spec, 0};
+    spec->handler(ctx);
+  }
+  if (cmd.client_id != 0) remember(cmd.client_id, cmd.seq, cmd.now_ms, reply);
+  return reply;
+}
+
+void StateMachine::read(const CommandSpec& spec, std::span<const std::string_view> args,
+                        int64_t now_ms, uint64_t random_bits, ReplySink& reply) {
+  CommandContext ctx{store_, args, reply, now_ms, spec, random_bits};
+  spec.handler(ctx);
+}
+
+void StateMachine::remember(uint64_t client_id, uint64_t seq, int64_t now_ms,
+                            const RecordedReply& reply) {
+  auto [it, inserted] = sessions_.try_emplace(client_id);
+  if (!inserted) by_age_.erase({it->second.last_ms, client_id});
+  it->second.last_seq = seq;
+  it->second.last_ms = now_ms;
+  it->second.reply = reply.encode();
+  by_age_.emplace(now_ms, client_id);
+  while (sessions_.size() > options_.max_sessions) {
+    auto oldest = by_age_.begin();
+    sessions_.erase(oldest->second);
+    by_age_.erase(oldest);
+  }
+}
+
+void StateMachine::expire_sessions(int64_t now_ms) {
+  while (!by_age_.empty() && by_age_.begin()->first + options_.session_ttl_ms < now_ms) {
+    sessions_.erase(by_age_.begin()->second);
+    by_age_.erase(by_age_.begin());
+  }
+}
+
+uint64_t StateMachine::state_hash() const {
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_64bits_reset(st);
+  std::string buf;
+  uint64_t cursor = 0;
+  do {
+    cursor = store_.engine().scan(cursor, 1024, [&](std::string_view k, std::string_view v) {
+      buf.clear();
+      put_length_prefixed(buf, k);
+      put_length_prefixed(buf, v);
+      XXH3_64bits_update(st, buf.data(), buf.size());
+    });
+  } while (cursor != 0);
+  for (const auto& [id, s] : sessions_) {
+    buf.clear();
+    put_fixed64(buf, id);
+    put_fixed64(buf, s.last_seq);
+    put_fixed64(buf, static_cast<uint64_t>(s.last_ms));
+    put_length_prefixed(buf, s.reply);
+    XXH3_64bits_update(st, buf.data(), buf.size());
+  }
+  uint64_t h = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  return h;
+}
+
+}  // namespace shoal::kv

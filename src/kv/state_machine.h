@@ -1,0 +1,74 @@
+// StateMachine: one shard's replicated state: the keyspace (Store) plus the
+// exactly-once table, driven by committed log entries.
+//
+// apply() is deterministic: every replica that applies the same entries in
+// the same order ends with the same state, byte for byte, and produces the
+// same replies (H19). Its inputs are only the entry bytes; time comes from
+// the entry (`now_ms`), never from the local clock.
+//
+// Exactly-once (H17): a write carrying (client_id, seq) is applied at most
+// once. A retry of the client's latest request (same seq) is answered with the
+// reply recorded when it was first applied; an older seq is refused. Sessions
+// are bounded: at most `max_sessions` are kept, and a session idle for
+// `session_ttl_ms` (by entry time) is forgotten; both evictions are decided
+// by the entries themselves, so they are deterministic too.
+//
+// Thread-safety: none; the replica host serializes all calls.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <span>
+
+#include "kv/command.h"
+#include "kv/recorded_reply.h"
+#include "kv/store.h"
+#include "kv/write_command.h"
+
+namespace shoal::kv {
+
+struct StateMachineOptions {
+  size_t max_sessions = 100000;
+  int64_t session_ttl_ms = 60LL * 60 * 1000;
+};
+
+class StateMachine {
+ public:
+  StateMachine(std::unique_ptr<storage::Engine> engine, StateMachineOptions options = {});
+
+  // Applies one committed write; returns its reply (also for duplicates).
+  RecordedReply apply(const WriteCommand& cmd);
+  // Applies raw entry bytes; a corrupt entry yields an error reply and
+  // changes nothing (it was validated by the proposer, so this means a bug or
+  // a disk fault that the log's checksum missed: surfaced, never guessed).
+  RecordedReply apply_bytes(std::string_view entry);
+
+  // Executes a read-only command against the current state.
+  void read(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,
+            uint64_t random_bits, ReplySink& reply);
+
+  Store& store() { return store_; }
+  size_t session_count() const { return sessions_.size(); }
+
+  // A hash of the whole state (keyspace and exactly-once table) that every
+  // replica at the same applied index must agree on (anti-entropy, moves).
+  uint64_t state_hash() const;
+
+ private:
+  struct Session {
+    uint64_t last_seq = 0;
+    int64_t last_ms = 0;
+    std::string reply;  // encoded RecordedReply of last_seq
+  };
+  void expire_sessions(int64_t now_ms);
+  void remember(uint64_t client_id, uint64_t seq, int64_t now_ms, const RecordedReply& reply);
+
+  Store store_;
+  StateMachineOptions options_;
+  std::map<uint64_t, Session> sessions_;
+  std::set<std::pair<int64_t, uint64_t>> by_age_;  // (last_ms, client_id)
+};
+
+}  // namespace shoal::kv
