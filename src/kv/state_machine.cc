@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include "base/coding.h"
+#include "base/crc32c.h"
 #include "kv/numbers.h"
 
 namespace shoal::kv {
@@ -86,6 +87,73 @@ void StateMachine::expire_sessions(int64_t now_ms) {
     sessions_.erase(by_age_.begin()->second);
     by_age_.erase(by_age_.begin());
   }
+}
+
+namespace {
+constexpr uint8_t kSnapshotVersion = 1;
+}  // namespace
+
+std::string StateMachine::snapshot_data() const {
+  std::string out;
+  out.push_back(static_cast<char>(kSnapshotVersion));
+  put_varint64(out, store_.size());
+  uint64_t cursor = 0;
+  do {
+    cursor = store_.engine().scan(cursor, 1024, [&](std::string_view k, std::string_view v) {
+      put_length_prefixed(out, k);
+      put_length_prefixed(out, v);
+    });
+  } while (cursor != 0);
+  put_varint64(out, sessions_.size());
+  for (const auto& [id, s] : sessions_) {
+    put_fixed64(out, id);
+    put_fixed64(out, s.last_seq);
+    put_fixed64(out, static_cast<uint64_t>(s.last_ms));
+    put_length_prefixed(out, s.reply);
+  }
+  put_fixed32(out, crc32c(out));
+  return out;
+}
+
+Status StateMachine::restore(std::string_view data) {
+  if (data.size() < 5) return Status::corruption("snapshot: too short");
+  std::string_view body = data.substr(0, data.size() - 4);
+  ByteReader crc_reader(data.substr(data.size() - 4));
+  if (*crc_reader.fixed32() != crc32c(body)) return Status::corruption("snapshot: bad checksum");
+  ByteReader r(body);
+  auto version = r.bytes(1);
+  if (!version || static_cast<uint8_t>((*version)[0]) != kSnapshotVersion) {
+    return Status::corruption("snapshot: unknown version");
+  }
+  auto records = r.varint64();
+  if (!records) return Status::corruption("snapshot: bad header");
+  std::vector<std::pair<std::string_view, Record>> decoded;
+  for (uint64_t i = 0; i < *records; ++i) {
+    auto k = r.length_prefixed();
+    auto v = r.length_prefixed();
+    if (!k || !v) return Status::corruption("snapshot: truncated record");
+    auto rec = decode_record(*v);
+    if (!rec) return Status::corruption("snapshot: bad record");
+    decoded.emplace_back(*k, *rec);
+  }
+  auto nsessions = r.varint64();
+  if (!nsessions) return Status::corruption("snapshot: bad session count");
+  std::map<uint64_t, Session> sessions;
+  for (uint64_t i = 0; i < *nsessions; ++i) {
+    auto id = r.fixed64();
+    auto seq = r.fixed64();
+    auto ms = r.fixed64();
+    auto reply = r.length_prefixed();
+    if (!id || !seq || !ms || !reply) return Status::corruption("snapshot: truncated session");
+    sessions[*id] = Session{*seq, static_cast<int64_t>(*ms), std::string(*reply)};
+  }
+  if (!r.empty()) return Status::corruption("snapshot: trailing bytes");
+  store_.clear();
+  for (const auto& [k, rec] : decoded) store_.put(k, rec);
+  sessions_ = std::move(sessions);
+  by_age_.clear();
+  for (const auto& [id, s] : sessions_) by_age_.emplace(s.last_ms, id);
+  return Status::ok();
 }
 
 uint64_t StateMachine::state_hash() const {

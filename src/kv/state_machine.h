@@ -52,6 +52,13 @@ class StateMachine {
   Store& store() { return store_; }
   size_t session_count() const { return sessions_.size(); }
 
+  // The whole state as bytes (a point-in-time snapshot for log compaction and
+  // for followers that fell behind), and its inverse. restore() validates
+  // everything (a CRC32C covers the bytes) and replaces the state only if the
+  // snapshot is intact.
+  std::string snapshot_data() const;
+  Status restore(std::string_view data);
+
   // A hash of the whole state (keyspace and exactly-once table) that every
   // replica at the same applied index must agree on (anti-entropy, moves).
   uint64_t state_hash() const;

@@ -1,0 +1,83 @@
+#include "replica/host.h"
+
+#include <spdlog/spdlog.h>
+
+namespace shoal::replica {
+
+Host::Host(NodeId node, LogStore& store, Transport& transport, env::Clock& clock,
+           HostOptions options)
+    : node_(node), store_(store), transport_(transport), clock_(clock), options_(options) {}
+
+Status Host::add_replica(ShardId shard, ReplicaOptions options,
+                         std::optional<std::vector<NodeId>> bootstrap_voters,
+                         std::unique_ptr<storage::Engine> engine) {
+  if (replicas_.count(shard)) return Status::invalid_argument("replica already open");
+  options.raft.id = node_;
+  // Distinct election-timeout randomness per node and group, or replicas that
+  // start together would time out together and split votes forever.
+  options.raft.seed ^= node_.value() * 0x9E3779B97F4A7C15ull + shard.value();
+  auto r =
+      Replica::open(shard, options, store_, clock_, std::move(bootstrap_voters), std::move(engine));
+  if (!r.is_ok()) return r.status();
+  replicas_.emplace(shard, std::move(r).value());
+  return Status::ok();
+}
+
+Replica* Host::replica(ShardId shard) {
+  auto it = replicas_.find(shard);
+  return it == replicas_.end() ? nullptr : it->second.get();
+}
+
+void Host::remove_replica(ShardId shard) {
+  auto it = replicas_.find(shard);
+  if (it == replicas_.end()) return;
+  it->second->fail_all(Status::unavailable("replica removed"));
+  replicas_.erase(it);
+}
+
+void Host::tick() {
+  if (failed()) return;
+  for (auto& [id, r] : replicas_) r->raft().tick();
+}
+
+void Host::step(ShardId shard, raft::Message msg) {
+  if (failed()) return;
+  Replica* r = replica(shard);
+  if (!r) return;
+  if (Status s = r->raft().step(std::move(msg)); !s.is_ok()) {
+    spdlog::debug("node {} shard {}: dropped message: {}", node_.value(), shard.value(),
+                  s.message());
+  }
+}
+
+Status Host::run_once() {
+  if (failed()) return failure_;
+  std::vector<std::pair<Replica*, raft::Ready>> readies;
+  auto batch = store_.new_batch();
+  for (auto& [id, r] : replicas_) {
+    if (!r->has_ready()) continue;
+    raft::Ready rd = r->take_ready();
+    r->send_now(rd, transport_);
+    r->stage(rd, *batch);
+    readies.emplace_back(r.get(), std::move(rd));
+  }
+  if (readies.empty()) return Status::ok();
+  if (!batch->empty()) {
+    if (Status s = store_.commit(*batch, options_.sync); !s.is_ok()) {
+      // Nothing of this batch may be acknowledged; the host stops (H16).
+      failure_ = s;
+      spdlog::error("node {}: raft log write failed, refusing further writes: {}", node_.value(),
+                    s.message());
+      for (auto& [id, r] : replicas_) r->fail_all(s);
+      return s;
+    }
+    ++batches_;
+  }
+  for (auto& [r, rd] : readies) {
+    r->after_persist(rd, transport_);
+    r->apply(rd);
+  }
+  return Status::ok();
+}
+
+}  // namespace shoal::replica

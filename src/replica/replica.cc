@@ -1,0 +1,240 @@
+#include "replica/replica.h"
+
+#include <spdlog/spdlog.h>
+
+#include "base/assert.h"
+
+namespace shoal::replica {
+namespace {
+constexpr size_t kRecentReplies = 1024;
+}  // namespace
+
+Replica::Replica(ShardId shard, const ReplicaOptions& options, env::Clock& clock,
+                 std::unique_ptr<kv::StateMachine> sm)
+    : shard_(shard), options_(options), clock_(clock), sm_(std::move(sm)) {}
+
+Result<std::unique_ptr<Replica>> Replica::open(ShardId shard, const ReplicaOptions& options,
+                                               LogStore& store, env::Clock& clock,
+                                               std::optional<std::vector<NodeId>> bootstrap_voters,
+                                               std::unique_ptr<storage::Engine> engine) {
+  auto sm = std::make_unique<kv::StateMachine>(std::move(engine), options.state_machine);
+  auto loaded = store.load(shard);
+  if (!loaded.is_ok()) return loaded.status();
+  raft::InitialState init;
+  raft::Snapshot snap;
+  if (loaded.value().has_value()) {
+    StoredState st = std::move(*loaded.value());
+    if (!st.snapshot.data.empty()) {
+      if (Status s = sm->restore(st.snapshot.data); !s.is_ok()) return s;
+    }
+    init.hard_state = st.hard_state;
+    init.snapshot = st.snapshot.meta;
+    init.entries = std::move(st.entries);
+    // The state machine is in memory: it restarts from the snapshot and the
+    // log replays everything after it.
+    init.applied = st.snapshot.meta.index;
+    snap = std::move(st.snapshot);
+  } else if (bootstrap_voters) {
+    init = raft::InitialState::bootstrap(*bootstrap_voters);
+    snap.meta = init.snapshot;
+    snap.data = sm->snapshot_data();
+    auto batch = store.new_batch();
+    batch->put_snapshot(shard, snap);
+    batch->put_hard_state(shard, init.hard_state);
+    if (Status s = store.commit(*batch, /*sync=*/true); !s.is_ok()) return s;
+  }
+  auto raft = raft::Raft::open(options.raft, init);
+  if (!raft.is_ok()) return raft.status();
+  std::unique_ptr<Replica> r(new Replica(shard, options, clock, std::move(sm)));
+  r->raft_ = std::move(raft).value();
+  r->applied_ = init.applied;
+  r->snapshot_ = std::move(snap);
+  return r;
+}
+
+void Replica::propose(const kv::WriteCommand& cmd, ReplyCallback done) {
+  if (!is_leader()) return done(Status::unavailable("not leader"), {});
+  auto id = raft_->propose(kv::encode_write_command(cmd));
+  if (!id.is_ok()) return done(id.status(), {});
+  proposed_.emplace(id.value(), std::move(done));
+}
+
+void Replica::read(const kv::CommandSpec& spec, std::vector<std::string> args, ReplyCallback done) {
+  uint64_t ctx = next_read_context_++;
+  if (Status s = raft_->read_index(ctx); !s.is_ok()) return done(s, {});
+  reads_.emplace(ctx, PendingRead{&spec, std::move(args), std::move(done), LogIndex()});
+}
+
+size_t Replica::propose_expirations(size_t limit) {
+  if (!is_leader()) return 0;
+  int64_t now = clock_.now_ms();
+  size_t proposed = 0;
+  for (auto& [key, at] : sm_->store().collect_expired(now, limit + expiring_.size())) {
+    if (proposed >= limit) break;
+    if (!expiring_.insert(key).second) continue;
+    kv::WriteCommand cmd{0, 0, now, {"shoal.expire", key, std::to_string(at)}};
+    propose(cmd, [this, key = key](Status, kv::RecordedReply) { expiring_.erase(key); });
+    ++proposed;
+  }
+  return proposed;
+}
+
+// Attaches the host's snapshot to kSnap messages (the library never holds
+// snapshot data) and sends.
+static void send_all(std::vector<raft::Message>& msgs, const raft::Snapshot& snap, raft::Raft& raft,
+                     ShardId shard, Transport& transport) {
+  for (auto& m : msgs) {
+    if (m.type == raft::MessageType::kSnap) {
+      if (m.snapshot.meta.index != snap.meta.index) {
+        raft.report_snapshot(m.to, false);
+        continue;
+      }
+      m.snapshot.data = snap.data;
+    }
+    transport.send(shard, std::move(m));
+  }
+  msgs.clear();
+}
+
+void Replica::send_now(raft::Ready& rd, Transport& transport) {
+  send_all(rd.messages, snapshot_, *raft_, shard_, transport);
+}
+
+void Replica::stage(const raft::Ready& rd, LogBatch& batch) {
+  if (pending_compaction_) {
+    batch.put_snapshot(shard_, snapshot_);
+    pending_compaction_ = false;
+  }
+  if (rd.snapshot) batch.put_snapshot(shard_, *rd.snapshot);
+  if (rd.hard_state) batch.put_hard_state(shard_, *rd.hard_state);
+  batch.append(shard_, rd.entries);
+}
+
+void Replica::after_persist(raft::Ready& rd, Transport& transport) {
+  send_all(rd.messages_after_persist, snapshot_, *raft_, shard_, transport);
+  if (rd.persist_index.value() != 0) raft_->on_persisted(rd.persist_term, rd.persist_index);
+}
+
+void Replica::apply(raft::Ready& rd) {
+  if (rd.snapshot) {
+    // Snapshot bytes are checksummed; a bad one here means a peer or disk
+    // corrupted them after the transport's checks: stop rather than serve it.
+    Status s = sm_->restore(rd.snapshot->data);
+    SHOAL_ASSERT_MSG(s.is_ok(), "snapshot from the leader failed verification");
+    snapshot_ = *rd.snapshot;
+    applied_ = snapshot_.meta.index;
+    recent_replies_.clear();
+  }
+  handle_outcomes(rd);
+  for (const auto& e : rd.committed_entries) {
+    if (e.index <= applied_) continue;  // covered by an installed snapshot
+    apply_entry(e);
+  }
+  if (rd.apply_index.value() != 0) raft_->on_applied(rd.apply_index);
+  for (const auto& rs : rd.read_states) {
+    auto it = reads_.find(rs.context);
+    if (it == reads_.end()) continue;
+    if (!rs.ok) {
+      auto done = std::move(it->second.done);
+      reads_.erase(it);
+      done(Status::unavailable("read not confirmed by a quorum; retry"), {});
+      continue;
+    }
+    it->second.index = rs.index.value() == 0 ? LogIndex(1) : rs.index;
+  }
+  serve_reads();
+  maybe_compact();
+}
+
+void Replica::handle_outcomes(const raft::Ready& rd) {
+  for (const auto& o : rd.outcomes) {
+    auto it = proposed_.find(o.id);
+    if (it == proposed_.end()) continue;
+    ReplyCallback done = std::move(it->second);
+    proposed_.erase(it);
+    switch (o.kind) {
+      case raft::OutcomeKind::kCommitted: {
+        if (o.index > applied_) {
+          committed_.emplace(o.index, std::move(done));
+          break;
+        }
+        auto r = std::find_if(recent_replies_.begin(), recent_replies_.end(),
+                              [&](const auto& p) { return p.first == o.index; });
+        if (r != recent_replies_.end())
+          done(Status::ok(), r->second);
+        else
+          done(Status::unknown_outcome("committed, reply no longer available"), {});
+        break;
+      }
+      case raft::OutcomeKind::kRejected:
+        done(Status::unavailable("not committed (leadership changed); safe to retry"), {});
+        break;
+      case raft::OutcomeKind::kUnknown:
+        done(Status::unknown_outcome("leadership changed before the write was known to commit"),
+             {});
+        break;
+    }
+  }
+}
+
+void Replica::apply_entry(const raft::Entry& e) {
+  kv::RecordedReply reply;
+  if (e.type == raft::EntryType::kNormal && !e.data.empty()) {
+    reply = sm_->apply_bytes(e.data);
+  } else {
+    reply.ok();
+  }
+  applied_ = e.index;
+  auto it = committed_.find(e.index);
+  if (it != committed_.end()) {
+    ReplyCallback done = std::move(it->second);
+    committed_.erase(it);
+    done(Status::ok(), reply);
+    return;
+  }
+  recent_replies_.emplace_back(e.index, std::move(reply));
+  if (recent_replies_.size() > kRecentReplies) recent_replies_.pop_front();
+}
+
+void Replica::serve_reads() {
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    PendingRead& r = it->second;
+    if (r.index.value() == 0 || r.index > applied_) {
+      ++it;
+      continue;
+    }
+    std::vector<std::string_view> views(r.args.begin(), r.args.end());
+    kv::RecordedReply reply;
+    sm_->read(*r.spec, views, clock_.now_ms(), next_read_context_ * 0x9E3779B97F4A7C15ull, reply);
+    ReplyCallback done = std::move(r.done);
+    it = reads_.erase(it);
+    done(Status::ok(), reply);
+  }
+  // Keys that reads found expired: the leader proposes their deletion.
+  auto seen = sm_->store().take_expired_seen();
+  if (!seen.empty() && is_leader()) propose_expirations(seen.size());
+}
+
+void Replica::maybe_compact() {
+  if (applied_.value() < snapshot_.meta.index.value() + options_.compact_after_entries) return;
+  auto term = raft_->log().term(applied_);
+  if (!term) return;
+  snapshot_.meta.index = applied_;
+  snapshot_.meta.term = *term;
+  snapshot_.meta.conf = raft_->conf();
+  snapshot_.data = sm_->snapshot_data();
+  raft_->compact(applied_);
+  pending_compaction_ = true;
+}
+
+void Replica::fail_all(const Status& why) {
+  Status unknown = Status::unknown_outcome(why.message());
+  for (auto& [id, done] : proposed_) done(unknown, {});
+  for (auto& [i, done] : committed_) done(unknown, {});
+  for (auto& [c, r] : reads_) r.done(Status::unavailable(why.message()), {});
+  proposed_.clear();
+  committed_.clear();
+  reads_.clear();
+}
+
+}  // namespace shoal::replica

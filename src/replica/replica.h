@@ -1,0 +1,110 @@
+// Replica: one shard's member on this node. It drives the shard's Raft group
+// (raft::Raft) under the library's host contract (src/raft/raft.h) and applies
+// committed entries to the shard's kv::StateMachine.
+//
+// The Host (host.h) owns replicas and calls, every loop iteration and in this
+// order: take_ready(), send_now(), stage() into the node-wide batch, then -
+// after the batch is durable - after_persist() and apply(). Clients call
+// propose() and read(); their callbacks run from apply(), on the host's
+// thread.
+//
+// Outcomes (H18): a write's callback gets OK with the reply once the entry is
+// applied; kUnavailable if it was never appended (not leader, busy);
+// kUnknownOutcome if it was appended but this node can no longer tell whether
+// it committed. Never a guess.
+//
+// Thread-safety: none; one host thread drives a replica.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "env/clock.h"
+#include "kv/state_machine.h"
+#include "raft/raft.h"
+#include "replica/log_store.h"
+#include "replica/transport.h"
+
+namespace shoal::replica {
+
+struct ReplicaOptions {
+  raft::Config raft;
+  // Snapshot the state machine and compact the log once this many entries
+  // were applied since the last snapshot.
+  uint64_t compact_after_entries = 10000;
+  kv::StateMachineOptions state_machine;
+};
+
+using ReplyCallback = std::function<void(Status, kv::RecordedReply)>;
+
+class Replica {
+ public:
+  // Opens from `store`; with no stored state, bootstraps a new group when
+  // `bootstrap_voters` is given (every initial voter must pass the same list),
+  // else starts empty and waits for the leader's snapshot (a new learner).
+  static Result<std::unique_ptr<Replica>> open(ShardId shard, const ReplicaOptions& options,
+                                               LogStore& store, env::Clock& clock,
+                                               std::optional<std::vector<NodeId>> bootstrap_voters,
+                                               std::unique_ptr<storage::Engine> engine);
+
+  // --- clients ---
+  void propose(const kv::WriteCommand& cmd, ReplyCallback done);
+  // A linearizable read (ReadIndex or lease, per the raft config).
+  void read(const kv::CommandSpec& spec, std::vector<std::string> args, ReplyCallback done);
+  // Leader only: proposes deletion of up to `limit` keys whose expiry passed
+  // (DESIGN.md section 8). Returns how many were proposed.
+  size_t propose_expirations(size_t limit);
+
+  // --- host loop ---
+  bool has_ready() const { return raft_->has_ready() || pending_compaction_; }
+  raft::Ready take_ready() { return raft_->has_ready() ? raft_->ready() : raft::Ready{}; }
+  void send_now(raft::Ready& rd, Transport& transport);
+  void stage(const raft::Ready& rd, LogBatch& batch);
+  void after_persist(raft::Ready& rd, Transport& transport);
+  void apply(raft::Ready& rd);
+  // The node can't persist anymore: fail every pending request as unknown.
+  void fail_all(const Status& why);
+
+  raft::Raft& raft() { return *raft_; }
+  kv::StateMachine& state_machine() { return *sm_; }
+  ShardId shard() const { return shard_; }
+  bool is_leader() const { return raft_->role() == raft::Role::kLeader; }
+  LogIndex applied() const { return applied_; }
+
+ private:
+  Replica(ShardId shard, const ReplicaOptions& options, env::Clock& clock,
+          std::unique_ptr<kv::StateMachine> sm);
+  void handle_outcomes(const raft::Ready& rd);
+  void apply_entry(const raft::Entry& e);
+  void serve_reads();
+  void maybe_compact();
+
+  struct PendingRead {
+    const kv::CommandSpec* spec;
+    std::vector<std::string> args;
+    ReplyCallback done;
+    LogIndex index;
+  };
+
+  ShardId shard_;
+  ReplicaOptions options_;
+  env::Clock& clock_;
+  std::unique_ptr<kv::StateMachine> sm_;
+  std::unique_ptr<raft::Raft> raft_;
+  raft::Snapshot snapshot_;  // latest: served to followers that need one
+  bool pending_compaction_ = false;
+  LogIndex applied_;
+  std::map<raft::ProposalId, ReplyCallback> proposed_;                 // awaiting an outcome
+  std::map<LogIndex, ReplyCallback> committed_;                        // awaiting apply
+  std::deque<std::pair<LogIndex, kv::RecordedReply>> recent_replies_;  // bounded
+  std::map<uint64_t, PendingRead> reads_;                              // by read context
+  uint64_t next_read_context_ = 1;
+  std::set<std::string> expiring_;  // keys with an expiry proposal in flight
+};
+
+}  // namespace shoal::replica
