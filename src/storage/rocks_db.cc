@@ -1,0 +1,106 @@
+#include "storage/rocks_db.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/table.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "base/assert.h"
+
+namespace shoal::storage {
+namespace {
+
+bool lz4_supported() {
+  auto supported = rocksdb::GetSupportedCompressions();
+  return std::find(supported.begin(), supported.end(), rocksdb::kLZ4Compression) != supported.end();
+}
+
+rocksdb::ColumnFamilyOptions cf_options(const RocksDbOptions& o,
+                                        const std::shared_ptr<rocksdb::Cache>& cache,
+                                        bool compress) {
+  rocksdb::ColumnFamilyOptions cf;
+  cf.write_buffer_size = o.write_buffer_bytes;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Log records are mostly written once and read soon after; compressing them
+  // costs CPU on the hot path for little space, so only data is compressed.
+  cf.compression = compress && lz4_supported() ? rocksdb::kLZ4Compression : rocksdb::kNoCompression;
+  return cf;
+}
+
+}  // namespace
+
+Status from_rocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::ok();
+  std::string msg = std::string(what) + ": " + s.ToString();
+  if (s.IsCorruption()) return Status::corruption(std::move(msg));
+  if (s.IsNotFound()) return Status::not_found(std::move(msg));
+  if (s.IsBusy() || s.IsTryAgain()) return Status::busy(std::move(msg));
+  if (s.IsInvalidArgument()) return Status::invalid_argument(std::move(msg));
+  return Status::io_error(std::move(msg));
+}
+
+void put_big_endian64(std::string& out, uint64_t v) {
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (56 - 8 * i));
+  out.append(b, 8);
+}
+
+void put_big_endian16(std::string& out, uint16_t v) {
+  out.push_back(static_cast<char>(v >> 8));
+  out.push_back(static_cast<char>(v));
+}
+
+uint64_t get_big_endian64(std::string_view in) {
+  SHOAL_ASSERT(in.size() >= 8);
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
+  return v;
+}
+
+Result<std::unique_ptr<RocksDb>> RocksDb::open(const RocksDbOptions& o) {
+  if (o.path.empty()) return Status::invalid_argument("RocksDb: empty path");
+  rocksdb::DBOptions db_opts;
+  db_opts.create_if_missing = true;
+  db_opts.create_missing_column_families = true;
+  db_opts.env = o.env != nullptr ? o.env : rocksdb::Env::Default();
+  db_opts.max_background_jobs = o.background_jobs;
+  // A torn WAL tail is cut at the last intact batch: batches are atomic, so
+  // recovery yields a prefix of the committed batches (never half a batch).
+  db_opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  auto cache = rocksdb::NewLRUCache(o.block_cache_bytes);
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {"data", cf_options(o, cache, /*compress=*/true)},
+      {"raft_log", cf_options(o, cache, /*compress=*/false)},
+      {"raft_state", cf_options(o, cache, /*compress=*/false)},
+  };
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  Status s = from_rocks(rocksdb::DB::Open(db_opts, o.path, cfs, &handles, &raw), "open " + o.path);
+  if (!s.is_ok()) return s;
+  std::unique_ptr<RocksDb> out(new RocksDb());
+  out->db_.reset(raw);
+  SHOAL_ASSERT(handles.size() == 4);
+  // The default family is unused; its handle may be deleted right away.
+  Status d = from_rocks(raw->DestroyColumnFamilyHandle(handles[0]), "close default cf");
+  if (!d.is_ok()) return d;
+  out->data_ = handles[1];
+  out->raft_log_ = handles[2];
+  out->raft_state_ = handles[3];
+  return out;
+}
+
+RocksDb::~RocksDb() {
+  if (!db_) return;
+  for (auto* h : {data_, raft_log_, raft_state_}) {
+    if (h != nullptr) (void)db_->DestroyColumnFamilyHandle(h);
+  }
+  (void)db_->Close();
+}
+
+}  // namespace shoal::storage

@@ -1,0 +1,68 @@
+// RocksDb: the node's one RocksDB instance and its three column families
+// (docs/durable-shards.md, "Storage layout"):
+//   data        shard | tenant | slot+hash | key  -> kv record   (RocksEngine)
+//   raft_log    shard | index                     -> log record  (RaftStorage)
+//   raft_state  shard | tag                       -> small state (RaftStorage)
+//
+// Ownership: RocksDb owns the rocksdb::DB and its column family handles; the
+// engines and RaftStorage instances borrow them and must be destroyed first.
+// Thread-safety: the handles are safe to use from several threads (RocksDB's
+// own guarantee), but Shoal drives one node's storage from one thread.
+// Durability: nothing is written here except when opening (creating missing
+// column families); see group_commit.h for when writes become durable.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/status.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace shoal::storage {
+
+struct RocksDbOptions {
+  std::string path;  // directory of the instance; created if missing
+  // All file access goes through this Env (nullptr = rocksdb::Env::Default()).
+  // The fault-injection FileSystem adapter is plugged in here. Not owned; must
+  // outlive the RocksDb.
+  rocksdb::Env* env = nullptr;
+  size_t write_buffer_bytes = 64 << 20;  // per column family memtable
+  size_t block_cache_bytes = 128 << 20;  // shared by data and raft_log
+  int background_jobs = 2;
+};
+
+class RocksDb {
+ public:
+  // Opens (creating if missing) the instance with its three column families.
+  static Result<std::unique_ptr<RocksDb>> open(const RocksDbOptions& options);
+  ~RocksDb();
+  RocksDb(const RocksDb&) = delete;
+  RocksDb& operator=(const RocksDb&) = delete;
+
+  rocksdb::DB* db() const { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* data() const { return data_; }
+  rocksdb::ColumnFamilyHandle* raft_log() const { return raft_log_; }
+  rocksdb::ColumnFamilyHandle* raft_state() const { return raft_state_; }
+
+ private:
+  RocksDb() = default;
+  std::unique_ptr<rocksdb::DB> db_;
+  rocksdb::ColumnFamilyHandle* data_ = nullptr;
+  rocksdb::ColumnFamilyHandle* raft_log_ = nullptr;
+  rocksdb::ColumnFamilyHandle* raft_state_ = nullptr;
+};
+
+// Maps a RocksDB status to Shoal's codes; `what` names the operation.
+Status from_rocks(const rocksdb::Status& s, std::string_view what);
+
+// Big-endian fixed-width integers: they sort like the numbers they encode,
+// which is what makes a shard (and a log) a contiguous, ordered key range.
+void put_big_endian64(std::string& out, uint64_t v);
+void put_big_endian16(std::string& out, uint16_t v);
+uint64_t get_big_endian64(std::string_view in);  // requires in.size() >= 8
+
+}  // namespace shoal::storage
