@@ -1,0 +1,229 @@
+#include "env/posix_disk.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace shoal::env {
+namespace {
+
+Status errno_status(const char* op, const std::string& path, int err) {
+  std::string msg = std::string(op) + " " + path + ": " + std::strerror(err);
+  if (err == ENOENT) return Status::not_found(std::move(msg));
+  return Status::io_error(std::move(msg));
+}
+
+// Retries a system call interrupted by a signal.
+template <typename F>
+auto retry_eintr(F f) {
+  decltype(f()) r;
+  do {
+    r = f();
+  } while (r == -1 && errno == EINTR);
+  return r;
+}
+
+// Closes a descriptor once. close() is never retried on EINTR: Linux has
+// already released the descriptor, and a retry could close someone else's.
+Status close_fd(int fd, const std::string& path) {
+  if (::close(fd) != 0 && errno != EINTR) return errno_status("close", path, errno);
+  return Status::ok();
+}
+
+class PosixReadableFile final : public ReadableFile {
+ public:
+  PosixReadableFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixReadableFile() override { (void)close_fd(fd_, path_); }
+
+  Result<size_t> read_at(uint64_t offset, std::span<char> dst) const override {
+    size_t done = 0;
+    while (done < dst.size()) {
+      ssize_t n = retry_eintr(
+          [&] { return ::pread(fd_, dst.data() + done, dst.size() - done, offset + done); });
+      if (n < 0) return errno_status("pread", path_, errno);
+      if (n == 0) break;  // end of file
+      done += static_cast<size_t>(n);
+    }
+    return done;
+  }
+
+  Result<uint64_t> size() const override {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return errno_status("fstat", path_, errno);
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+ private:
+  const int fd_;
+  const std::string path_;
+};
+
+class PosixWritableFile final : public WritableFile {
+ public:
+  PosixWritableFile(int fd, std::string path, uint64_t size)
+      : fd_(fd), path_(std::move(path)), size_(size) {}
+  ~PosixWritableFile() override {
+    if (fd_ >= 0) (void)close_fd(fd_, path_);
+  }
+
+  Status append(std::string_view data) override {
+    if (fd_ < 0) return Status::io_error("append " + path_ + ": file is closed");
+    while (!data.empty()) {
+      ssize_t n = retry_eintr([&] { return ::write(fd_, data.data(), data.size()); });
+      if (n < 0) return errno_status("write", path_, errno);
+      data.remove_prefix(static_cast<size_t>(n));
+      size_ += static_cast<uint64_t>(n);
+    }
+    return Status::ok();
+  }
+
+  Status sync() override {
+    if (fd_ < 0) return Status::io_error("sync " + path_ + ": file is closed");
+    if (retry_eintr([&] { return ::fdatasync(fd_); }) != 0) {
+      return errno_status("fdatasync", path_, errno);
+    }
+    return Status::ok();
+  }
+
+  Status close() override {
+    if (fd_ < 0) return Status::io_error("close " + path_ + ": file is closed");
+    int fd = fd_;
+    fd_ = -1;
+    return close_fd(fd, path_);
+  }
+
+  uint64_t size() const override { return size_; }
+
+ private:
+  int fd_;
+  const std::string path_;
+  uint64_t size_;
+};
+
+class PosixFileLock final : public FileLock {
+ public:
+  PosixFileLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  // Closing the descriptor releases the flock.
+  ~PosixFileLock() override { (void)close_fd(fd_, path_); }
+
+ private:
+  const int fd_;
+  const std::string path_;
+};
+
+}  // namespace
+
+PosixDisk& PosixDisk::instance() {
+  static PosixDisk disk;
+  return disk;
+}
+
+Result<std::unique_ptr<ReadableFile>> PosixDisk::open_read(const std::string& path) {
+  int fd = retry_eintr([&] { return ::open(path.c_str(), O_RDONLY | O_CLOEXEC); });
+  if (fd < 0) return errno_status("open", path, errno);
+  return std::unique_ptr<ReadableFile>(new PosixReadableFile(fd, path));
+}
+
+Result<std::unique_ptr<WritableFile>> PosixDisk::open_append(const std::string& path,
+                                                             AppendOptions options) {
+  int flags = O_WRONLY | O_APPEND | O_CLOEXEC;
+  if (options.create) flags |= O_CREAT;
+  if (options.truncate) flags |= O_TRUNC;
+  int fd = retry_eintr([&] { return ::open(path.c_str(), flags, 0644); });
+  if (fd < 0) return errno_status("open", path, errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    Status s = errno_status("fstat", path, errno);
+    (void)close_fd(fd, path);
+    return s;
+  }
+  return std::unique_ptr<WritableFile>(
+      new PosixWritableFile(fd, path, static_cast<uint64_t>(st.st_size)));
+}
+
+Status PosixDisk::rename(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) return errno_status("rename", from, errno);
+  return Status::ok();
+}
+
+Status PosixDisk::remove(const std::string& path) {
+  if (::unlink(path.c_str()) != 0) return errno_status("unlink", path, errno);
+  return Status::ok();
+}
+
+Status PosixDisk::create_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) == 0) return Status::ok();
+  int err = errno;
+  if (err == EEXIST) {
+    auto dir = is_dir(path);
+    if (dir.is_ok() && dir.value()) return Status::ok();
+  }
+  return errno_status("mkdir", path, err);
+}
+
+Status PosixDisk::remove_dir(const std::string& path) {
+  if (::rmdir(path.c_str()) != 0) return errno_status("rmdir", path, errno);
+  return Status::ok();
+}
+
+Status PosixDisk::sync_dir(const std::string& path) {
+  int fd = retry_eintr([&] { return ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+  if (fd < 0) return errno_status("open dir", path, errno);
+  Status s;
+  if (retry_eintr([&] { return ::fsync(fd); }) != 0) s = errno_status("fsync dir", path, errno);
+  Status closed = close_fd(fd, path);
+  return s.is_ok() ? closed : s;
+}
+
+Result<std::vector<std::string>> PosixDisk::list_dir(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return errno_status("opendir", path, errno);
+  std::vector<std::string> names;
+  errno = 0;
+  while (struct dirent* entry = ::readdir(dir)) {
+    std::string_view name(entry->d_name);
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  int err = errno;
+  ::closedir(dir);
+  if (err != 0) return errno_status("readdir", path, err);
+  return names;
+}
+
+Result<uint64_t> PosixDisk::file_size(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return errno_status("stat", path, errno);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Result<bool> PosixDisk::exists(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) return true;
+  if (errno == ENOENT || errno == ENOTDIR) return false;
+  return errno_status("stat", path, errno);
+}
+
+Result<bool> PosixDisk::is_dir(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return errno_status("stat", path, errno);
+  return S_ISDIR(st.st_mode);
+}
+
+Result<std::unique_ptr<FileLock>> PosixDisk::lock(const std::string& path) {
+  int fd = retry_eintr([&] { return ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644); });
+  if (fd < 0) return errno_status("open", path, errno);
+  if (retry_eintr([&] { return ::flock(fd, LOCK_EX | LOCK_NB); }) != 0) {
+    int err = errno;
+    (void)close_fd(fd, path);
+    if (err == EWOULDBLOCK) return Status::busy("lock " + path + ": held by another owner");
+    return errno_status("flock", path, err);
+  }
+  return std::unique_ptr<FileLock>(new PosixFileLock(fd, path));
+}
+
+}  // namespace shoal::env

@@ -1,0 +1,204 @@
+#include "env/sim_disk.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace shoal::env {
+
+namespace {
+
+bool is_root(const std::string& dir) { return dir.empty() || dir == "/"; }
+
+}  // namespace
+
+// Collapses repeated slashes and drops a trailing one, so "/db//x/" and
+// "/db/x" name the same file.
+std::string SimDisk::normalize(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (c == '/' && !out.empty() && out.back() == '/') continue;
+    out.push_back(c);
+  }
+  if (out.size() > 1 && out.back() == '/') out.pop_back();
+  if (out == ".") out.clear();
+  if (out.starts_with("./")) out.erase(0, 2);
+  return out;
+}
+
+class SimDisk::ReadHandle final : public ReadableFile {
+ public:
+  ReadHandle(SimDisk* disk, std::shared_ptr<Inode> inode, uint64_t generation)
+      : disk_(disk), inode_(std::move(inode)), generation_(generation) {}
+  Result<size_t> read_at(uint64_t offset, std::span<char> dst) const override {
+    return disk_->read(*inode_, generation_, offset, dst);
+  }
+  Result<uint64_t> size() const override { return disk_->size_of(*inode_, generation_); }
+
+ private:
+  SimDisk* const disk_;
+  const std::shared_ptr<Inode> inode_;
+  const uint64_t generation_;
+};
+
+class SimDisk::WriteHandle final : public WritableFile {
+ public:
+  WriteHandle(SimDisk* disk, std::shared_ptr<Inode> inode, uint64_t generation, std::string path,
+              uint64_t size)
+      : disk_(disk),
+        inode_(std::move(inode)),
+        generation_(generation),
+        path_(std::move(path)),
+        size_(size) {}
+  Status append(std::string_view data) override {
+    if (closed_) return Status::io_error("append " + path_ + ": file is closed");
+    Status s = disk_->append(*inode_, generation_, data);
+    if (s.is_ok()) size_ += data.size();
+    return s;
+  }
+  Status sync() override {
+    if (closed_) return Status::io_error("sync " + path_ + ": file is closed");
+    return disk_->sync(*inode_, generation_, path_);
+  }
+  Status close() override {
+    if (closed_) return Status::io_error("close " + path_ + ": file is closed");
+    closed_ = true;
+    return Status::ok();
+  }
+  uint64_t size() const override { return size_; }
+
+ private:
+  SimDisk* const disk_;
+  const std::shared_ptr<Inode> inode_;
+  const uint64_t generation_;
+  const std::string path_;
+  uint64_t size_;
+  bool closed_ = false;
+};
+
+SimDisk::SimDisk(uint64_t seed) : rng_(seed) {}
+SimDisk::~SimDisk() = default;
+
+Status SimDisk::check_alive(uint64_t generation) const {
+  if (halted_) return Status::io_error("sim disk halted (power cut)");
+  if (generation != generation_) return Status::io_error("sim disk: handle from before a crash");
+  return Status::ok();
+}
+
+bool SimDisk::dir_exists(const std::string& dir) const {
+  return is_root(dir) || dirs_.contains(dir);
+}
+
+bool SimDisk::chance(double p) {
+  constexpr uint64_t kScale = 1'000'000;
+  return p > 0 && rng_.uniform(kScale) < static_cast<uint64_t>(p * kScale);
+}
+
+Result<std::unique_ptr<ReadableFile>> SimDisk::open_read(const std::string& raw) {
+  const std::string path = normalize(raw);
+  std::lock_guard lock(mu_);
+  if (Status s = check_alive(generation_); !s.is_ok()) return s;
+  auto it = files_.find(path);
+  if (it == files_.end()) {
+    if (dir_exists(path)) return Status::io_error("open " + path + ": is a directory");
+    return Status::not_found("open " + path + ": no such file");
+  }
+  return std::unique_ptr<ReadableFile>(new ReadHandle(this, it->second, generation_));
+}
+
+Result<std::unique_ptr<WritableFile>> SimDisk::open_append(const std::string& raw,
+                                                           AppendOptions options) {
+  const std::string path = normalize(raw);
+  std::lock_guard lock(mu_);
+  if (Status s = check_alive(generation_); !s.is_ok()) return s;
+  if (dir_exists(path)) return Status::io_error("open " + path + ": is a directory");
+  auto it = files_.find(path);
+  if (it == files_.end()) {
+    if (!options.create) return Status::not_found("open " + path + ": no such file");
+    if (!dir_exists(parent_dir(path))) return Status::not_found("open " + path + ": no parent");
+    it = files_.emplace(path, std::make_shared<Inode>()).first;
+  }
+  Inode& inode = *it->second;
+  if (options.truncate && !inode.data.empty()) {
+    inode.data.clear();
+    inode.dirty_from = 0;
+    inode.truncated = !inode.durable.empty();
+  }
+  return std::unique_ptr<WritableFile>(
+      new WriteHandle(this, it->second, generation_, path, inode.data.size()));
+}
+
+Result<size_t> SimDisk::read(const Inode& inode, uint64_t generation, uint64_t offset,
+                             std::span<char> dst) {
+  std::lock_guard lock(mu_);
+  if (Status s = check_alive(generation); !s.is_ok()) return s;
+  if (offset >= inode.data.size()) return size_t{0};
+  size_t n = std::min<uint64_t>(dst.size(), inode.data.size() - offset);
+  std::memcpy(dst.data(), inode.data.data() + offset, n);
+  stats_.bytes_read += n;
+  if (n > 0 && chance(bit_flip_probability_)) {
+    uint64_t bit = rng_.uniform(n * 8);
+    dst[bit / 8] = static_cast<char>(dst[bit / 8] ^ (1 << (bit % 8)));
+    stats_.bit_flips++;
+  }
+  return n;
+}
+
+Result<uint64_t> SimDisk::size_of(const Inode& inode, uint64_t generation) const {
+  std::lock_guard lock(mu_);
+  if (Status s = check_alive(generation); !s.is_ok()) return s;
+  return static_cast<uint64_t>(inode.data.size());
+}
+
+Status SimDisk::append(Inode& inode, uint64_t generation, std::string_view data) {
+  std::lock_guard lock(mu_);
+  if (Status s = check_alive(generation); !s.is_ok()) return s;
+  if (space_left_) {
+    if (data.size() > *space_left_) return Status::io_error("append: no space left on device");
+    *space_left_ -= data.size();
+  }
+  inode.data.append(data);
+  stats_.bytes_written += data.size();
+  return Status::ok();
+}
+
+// Copies the dirty bytes [dirty_from, end) to durable storage. A gap between
+// the durable end and dirty_from (bytes dropped by a failed sync) reads as
+// zeros, as a hole in a real file would.
+void SimDisk::write_back(Inode& inode, uint64_t end) {
+  SHOAL_ASSERT(end >= inode.dirty_from && end <= inode.data.size());
+  if (inode.durable.size() < end) inode.durable.resize(end, '\0');
+  inode.durable.replace(inode.dirty_from, end - inode.dirty_from,
+                        inode.data.substr(inode.dirty_from, end - inode.dirty_from));
+}
+
+bool SimDisk::should_fail_sync(const std::string& path) {
+  for (auto it = failing_sync_prefixes_.begin(); it != failing_sync_prefixes_.end(); ++it) {
+    if (path.starts_with(*it)) {
+      failing_sync_prefixes_.erase(it);
+      return true;
+    }
+  }
+  return chance(sync_failure_probability_);
+}
+
+Status SimDisk::sync(Inode& inode, uint64_t generation, const std::string& path) {
+  std::lock_guard lock(mu_);
+  if (Status s = check_alive(generation); !s.is_ok()) return s;
+  if (should_fail_sync(path)) {
+    // Part of the dirty bytes reached the disk; all are now marked clean.
+    if (!inode.truncated) {
+      write_back(inode, inode.dirty_from + rng_.uniform(inode.data.size() - inode.dirty_from + 1));
+    }
+    inode.dirty_from = inode.data.size();
+    stats_.failed_syncs++;
+    return Status::io_error("fdatasync " + path + ": injected I/O error");
+  }
+  if (inode.truncated) inode.durable.resize(inode.data.size());
+  write_back(inode, inode.data.size());
+  inode.dirty_from = inode.data.size();
+  inode.truncated = false;
+  stats_.file_syncs++;
+  return Status::ok();
+}
+
+}  // namespace shoal::env
