@@ -71,12 +71,24 @@ size_t Replica::propose_expirations(size_t limit) {
   size_t proposed = 0;
   for (auto& [key, at] : sm_->store().collect_expired(now, limit + expiring_.size())) {
     if (proposed >= limit) break;
-    if (!expiring_.insert(key).second) continue;
-    kv::WriteCommand cmd{0, 0, now, {"shoal.expire", key, std::to_string(at)}};
-    propose(cmd, [this, key = key](Status, kv::RecordedReply) { expiring_.erase(key); });
+    if (expiring_.count(key)) continue;
+    propose_expiry(key, at, nullptr);
     ++proposed;
   }
   return proposed;
+}
+
+// One delete proposal per key at a time; later waiters join the first one.
+void Replica::propose_expiry(const std::string& key, int64_t at, std::function<void()> on_done) {
+  auto [it, fresh] = expiring_.try_emplace(key);
+  if (on_done) it->second.push_back(std::move(on_done));
+  if (!fresh) return;
+  kv::WriteCommand cmd{0, 0, clock_.now_ms(), {"shoal.expire", key, std::to_string(at)}};
+  propose(cmd, [this, key](Status, kv::RecordedReply) {
+    auto node = expiring_.extract(key);
+    if (node.empty()) return;
+    for (auto& waiter : node.mapped()) waiter();
+  });
 }
 
 // Attaches the host's snapshot to kSnap messages (the library never holds
@@ -208,11 +220,36 @@ void Replica::serve_reads() {
     sm_->read(*r.spec, views, clock_.now_ms(), next_read_context_ * 0x9E3779B97F4A7C15ull, reply);
     ReplyCallback done = std::move(r.done);
     it = reads_.erase(it);
-    done(Status::ok(), reply);
+    // Keys this read found expired are deleted before it is answered, as
+    // Redis deletes them on access: the client's next command (DBSIZE, say)
+    // then sees them gone. The leader decides and proposes the deletes.
+    auto seen = sm_->store().take_expired_seen();
+    if (seen.empty() || !is_leader()) {
+      done(Status::ok(), reply);
+      continue;
+    }
+    auto waiting = std::make_shared<size_t>(0);
+    auto finish = std::make_shared<std::function<void()>>(
+        [done = std::move(done), reply = std::move(reply)]() { done(Status::ok(), reply); });
+    ++*waiting;  // held until every delete was proposed
+    for (const auto& key : seen) {
+      auto at = stored_expiry(key);
+      if (!at) continue;
+      ++*waiting;
+      propose_expiry(key, *at, [waiting, finish] {
+        if (--*waiting == 0) (*finish)();
+      });
+    }
+    if (--*waiting == 0) (*finish)();
   }
-  // Keys that reads found expired: the leader proposes their deletion.
-  auto seen = sm_->store().take_expired_seen();
-  if (!seen.empty() && is_leader()) propose_expirations(seen.size());
+}
+
+std::optional<int64_t> Replica::stored_expiry(const std::string& key) const {
+  auto bytes = sm_->store().engine().get(key);
+  if (!bytes) return std::nullopt;
+  auto rec = kv::decode_record(*bytes);
+  if (!rec || !rec->has_expiry()) return std::nullopt;
+  return rec->expire_at_ms;
 }
 
 void Replica::maybe_compact() {

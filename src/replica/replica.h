@@ -82,6 +82,8 @@ class Replica {
   void handle_outcomes(const raft::Ready& rd);
   void apply_entry(const raft::Entry& e);
   void serve_reads();
+  std::optional<int64_t> stored_expiry(const std::string& key) const;
+  void propose_expiry(const std::string& key, int64_t at, std::function<void()> on_done);
   void maybe_compact();
 
   struct PendingRead {
@@ -104,7 +106,8 @@ class Replica {
   std::deque<std::pair<LogIndex, kv::RecordedReply>> recent_replies_;  // bounded
   std::map<uint64_t, PendingRead> reads_;                              // by read context
   uint64_t next_read_context_ = 1;
-  std::set<std::string> expiring_;  // keys with an expiry proposal in flight
+  // Keys with a delete proposal in flight, and who waits for it.
+  std::map<std::string, std::vector<std::function<void()>>> expiring_;
 };
 
 }  // namespace shoal::replica

@@ -44,6 +44,16 @@ Result<Config> parse_config(int argc, char** argv, bool* exit_now) {
   app.add_option("--hz", c.hz, "Active expiry cycles per second")
       ->check(CLI::Range(1, 500))
       ->capture_default_str();
+  app.add_option("--fsync", c.fsync,
+                 "Raft log durability: always (fsync every batch), everysec, or no")
+      ->check(CLI::IsMember({"always", "everysec", "no"}))
+      ->capture_default_str();
+  app.add_flag("--i-accept-data-loss-on-crash", c.accept_data_loss,
+               "Allow --fsync no with a single replica, knowing a crash loses acknowledged writes");
+  app.add_option("--compact-after-entries", c.compact_after_entries,
+                 "Snapshot the state and compact the Raft log after this many entries")
+      ->check(CLI::Range(uint64_t{16}, uint64_t{1} << 32))
+      ->capture_default_str();
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
@@ -63,6 +73,12 @@ Result<Config> parse_config(int argc, char** argv, bool* exit_now) {
 }
 
 Status validate(const Config& c) {
+  // A single node is a cluster of one: RF 1 (H10).
+  if (c.fsync == "no" && !c.accept_data_loss) {
+    return Status::invalid_argument(
+        "--fsync no on a single-replica node means a crash can lose acknowledged writes with "
+        "no other copy to recover them from; pass --i-accept-data-loss-on-crash to run anyway");
+  }
   if (c.client_output_hard_limit != 0 && c.client_output_hard_limit < c.client_output_pause_bytes) {
     return Status::invalid_argument(
         "--client-output-hard-limit must be 0 or at least --client-output-pause-bytes");

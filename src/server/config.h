@@ -26,6 +26,12 @@ struct Config {
   // for normal clients). Exceeding it closes the connection.
   int64_t client_output_hard_limit = 0;
   int hz = 10;  // active expiry cycles per second
+  // Raft log durability: "always" (fsync every batch, group commit), "everysec"
+  // or "no". "no" with one replica can lose acknowledged writes on a crash
+  // and is refused unless accept_data_loss is set (H10).
+  std::string fsync = "always";
+  bool accept_data_loss = false;
+  uint64_t compact_after_entries = 10000;  // snapshot + log compaction threshold
   std::string log_level = "info";
 };
 

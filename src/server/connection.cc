@@ -63,6 +63,7 @@ void Connection::close() {
   asio::error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
   socket_.close(ec);
+  server_.keyspace().cancel(session_.id);
   if (info_) {
     server_.unregister_client(session_.id);
     server_.stats().connected_clients.fetch_sub(1);
@@ -70,8 +71,15 @@ void Connection::close() {
   }
 }
 
+// Commands in flight on the raft loop and replies waiting behind them count
+// against the same bound as unread replies: a client can't queue unbounded
+// work or memory. 128 in flight is far above what pipelining needs to keep
+// the log busy (replies return in batches).
+constexpr size_t kMaxSlots = 128;
+
 bool Connection::output_paused() const {
-  return static_cast<int64_t>(pending_output()) >= server_.output_pause_bytes();
+  return static_cast<int64_t>(pending_output() + slot_bytes_) >= server_.output_pause_bytes() ||
+         slots_.size() >= kMaxSlots;
 }
 
 void Connection::read_more() {
@@ -109,7 +117,13 @@ void Connection::process_input() {
     auto r = parser_.parse(pending, session_.authenticated || !server_.auth_required());
     if (r == resp::RequestParser::Result::kNeedMore) break;
     if (r == resp::RequestParser::Result::kError) {
-      writer_.error(parser_.error());
+      if (slots_.empty()) {
+        writer_.error(parser_.error());
+      } else {
+        slots_.push_back(Slot{true, session_.protocol, {}});
+        resp::Writer(&slots_.back().bytes, session_.protocol).error(parser_.error());
+        slot_bytes_ += slots_.back().bytes.size();
+      }
       server_.stats().error_replies.fetch_add(1, std::memory_order_relaxed);
       closing_ = true;  // Redis closes the connection after a protocol error
       break;
@@ -117,6 +131,7 @@ void Connection::process_input() {
     if (!parser_.args().empty()) execute(parser_.args());
     start += parser_.consumed();
   }
+  submit_pending();
   // Shared counters are updated once per batch, not per command: a relaxed
   // atomic add on a cache line shared by all loops is not free.
   if (commands_in_batch_) {
@@ -145,8 +160,26 @@ void Connection::process_input() {
 }
 
 void Connection::execute(const std::vector<std::string_view>& args) {
-  RespSink sink(writer_);
-  dispatch(server_, session_, *info_, args, sink);
+  // While earlier replies are pending, this one goes to its own slot.
+  std::string* target = &out_;
+  if (!slots_.empty()) {
+    slots_.push_back(Slot{true, session_.protocol, {}});
+    target = &slots_.back().bytes;
+  }
+  resp::Writer writer(target, session_.protocol);
+  RespSink sink(writer);
+  const kv::CommandSpec* keyspace = dispatch(server_, session_, *info_, args, sink);
+  writer_.set_protocol(session_.protocol);
+  if (target != &out_ && !keyspace) slot_bytes_ += target->size();
+  if (keyspace) {
+    if (target != &out_)
+      slots_.back().done = false;
+    else
+      slots_.push_back(Slot{false, session_.protocol, {}});
+    uint64_t tag = first_tag_ + slots_.size() - 1;
+    to_submit_.push_back(
+        KeyspaceRequest{keyspace, std::vector<std::string>(args.begin(), args.end()), tag});
+  }
   ++commands_in_batch_;
   if (sink.errors())
     server_.stats().error_replies.fetch_add(sink.errors(), std::memory_order_relaxed);
@@ -156,7 +189,7 @@ void Connection::execute(const std::vector<std::string_view>& args) {
 void Connection::flush() {
   if (writing_ || closed_) return;
   if (out_.empty()) {
-    if (closing_) close();
+    if (closing_ && slots_.empty()) close();
     return;
   }
   int64_t hard = server_.output_hard_limit();
@@ -185,11 +218,73 @@ void Connection::on_written(const asio::error_code& ec, size_t n) {
   else
     sending_.clear();
   if (info_) info_->output_buffer.store(out_.size(), std::memory_order_relaxed);
-  if (closing_ && out_.empty()) return close();
+  if (closing_ && out_.empty() && slots_.empty()) return close();
   // Output drained below the threshold: resume commands left in the buffer.
   if (!closing_ && in_used_ > 0 && !output_paused()) return process_input();
   flush();
   if (!output_paused()) read_more();
+}
+
+}  // namespace shoal::server
+
+namespace shoal::server {
+
+void Connection::submit_pending() {
+  if (to_submit_.empty()) return;
+  server_.keyspace().submit(session_.id, shared_from_this(), std::move(to_submit_));
+  to_submit_.clear();
+}
+
+void Connection::deliver(std::vector<KeyspaceCompletion> done) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), d = std::move(done)]() mutable {
+    self->on_completions(std::move(d));
+  });
+}
+
+std::string keyspace_error(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kUnknownOutcome:
+      return "UNKNOWNOUTCOME the write may or may not have been applied: " + s.message();
+    case StatusCode::kBusy:
+      return "BUSY " + s.message();
+    default:
+      return "ERR " + s.message();
+  }
+}
+
+void Connection::on_completions(std::vector<KeyspaceCompletion> done) {
+  if (closed_) return;
+  for (auto& c : done) {
+    if (c.tag < first_tag_ || c.tag - first_tag_ >= slots_.size()) continue;
+    Slot& slot = slots_[c.tag - first_tag_];
+    resp::Writer writer(&slot.bytes, slot.protocol);
+    RespSink sink(writer);
+    if (c.status.is_ok())
+      c.reply.replay(sink);
+    else
+      sink.error(keyspace_error(c.status));
+    if (c.reply.is_error() || !c.status.is_ok()) {
+      server_.stats().error_replies.fetch_add(1, std::memory_order_relaxed);
+    }
+    slot.done = true;
+    slot_bytes_ += slot.bytes.size();
+  }
+  drain_slots();
+  flush();
+  // Slots freed up: commands left in the input buffer may run now.
+  if (!closing_ && in_used_ > 0 && !output_paused())
+    process_input();
+  else if (!output_paused())
+    read_more();
+}
+
+void Connection::drain_slots() {
+  while (!slots_.empty() && slots_.front().done) {
+    out_.append(slots_.front().bytes);
+    slot_bytes_ -= slots_.front().bytes.size();
+    slots_.pop_front();
+    ++first_tag_;
+  }
 }
 
 }  // namespace shoal::server

@@ -1,6 +1,11 @@
 // One client connection: reads requests, executes every complete command in
 // the buffer, writes all their replies with one write (pipelining).
 //
+// Keyspace commands run on the raft loop (KeyspaceService) and complete
+// later; connection and server commands complete at once. Replies are kept
+// in order with a queue of slots: each command takes the next slot, and the
+// done prefix of the queue moves to the output buffer.
+//
 // Lives on exactly one event loop (asio io_context); all its handlers run on
 // that loop's thread, so it needs no locking of its own.
 //
@@ -13,17 +18,19 @@
 #pragma once
 
 #include <asio.hpp>
+#include <deque>
 #include <memory>
 #include <string>
 
 #include "resp/request_parser.h"
 #include "resp/writer.h"
+#include "server/keyspace_service.h"
 #include "server/server_context.h"
 #include "server/session.h"
 
 namespace shoal::server {
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public std::enable_shared_from_this<Connection>, public CompletionSink {
  public:
   Connection(asio::ip::tcp::socket socket, ServerContext& server);
   ~Connection();
@@ -32,12 +39,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void start(bool reject);
   // Closes the socket (from the owning loop).
   void close();
+  // Called on the raft loop; hops to this connection's loop.
+  void deliver(std::vector<KeyspaceCompletion> done) override;
 
  private:
   void read_more();
   void on_read(const asio::error_code& ec, size_t n);
   void process_input();
   void execute(const std::vector<std::string_view>& args);
+  void on_completions(std::vector<KeyspaceCompletion> done);
+  void drain_slots();
+  void submit_pending();
+  bool busy() const;
   void flush();
   void on_written(const asio::error_code& ec, size_t n);
   size_t pending_output() const { return out_.size() + sending_.size(); }
@@ -58,6 +71,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closing_ = false;  // no more input is processed; close after flushing
   bool closed_ = false;
   bool paused_counted_ = false;
+  // Reply slots in command order; `first_tag_` is the tag of slots_.front().
+  struct Slot {
+    bool done = false;
+    int protocol = 2;
+    std::string bytes;
+  };
+  std::deque<Slot> slots_;
+  uint64_t first_tag_ = 0;
+  size_t slot_bytes_ = 0;  // reply bytes held in slots_
+  std::vector<KeyspaceRequest> to_submit_;
   uint64_t commands_in_batch_ = 0;
 };
 

@@ -39,33 +39,46 @@ std::string arity_error(std::string_view name) {
   return "ERR wrong number of arguments for '" + std::string(name) + "' command";
 }
 
-void dispatch(ServerContext& server, Session& session, ClientInfo& info,
-              std::span<const std::string_view> args, RespSink& reply) {
+const kv::CommandSpec* dispatch(ServerContext& server, Session& session, ClientInfo& info,
+                                std::span<const std::string_view> args, RespSink& reply) {
   const auto& table = kv::CommandTable::instance();
   const kv::CommandSpec* spec = table.find(args[0]);
   // Internal operations (expiry deletes) are not callable by clients.
-  if (!spec || (spec->flags & kv::kInternal)) return reply.error(unknown_command_error(args));
+  if (!spec || (spec->flags & kv::kInternal)) {
+    reply.error(unknown_command_error(args));
+    return nullptr;
+  }
   if (table.is_container(*spec) && args.size() >= 2) {
     const kv::CommandSpec* sub = table.find_sub(*spec, args[1]);
     if (!sub) {
-      return reply.error("ERR unknown subcommand '" + c_string(args[1], 128) + "'. Try " +
-                         upper(args[0]) + " HELP.");
+      {
+        reply.error("ERR unknown subcommand '" + c_string(args[1], 128) + "'. Try " +
+                    upper(args[0]) + " HELP.");
+        return nullptr;
+      }
     }
     spec = sub;
   }
-  if (!arity_ok(*spec, args.size())) return reply.error(arity_error(spec->name));
+  if (!arity_ok(*spec, args.size())) {
+    reply.error(arity_error(spec->name));
+    return nullptr;
+  }
   if (!session.authenticated && !(spec->flags & kv::kNoAuth) && server.auth_required()) {
-    return reply.error("NOAUTH Authentication required.");
+    {
+      reply.error("NOAUTH Authentication required.");
+      return nullptr;
+    }
   }
   info.last_command.store(spec, std::memory_order_relaxed);
-  if (spec->handler) {
-    server.shard().execute(*spec, args, reply);
-    return;
-  }
+  if (spec->handler) return spec;
   ServerHandler handler = find_server_handler(spec->name);
-  if (!handler) return reply.error(unknown_command_error(args));
+  if (!handler) {
+    reply.error(unknown_command_error(args));
+    return nullptr;
+  }
   ServerCommandContext ctx{server, session, info, args, reply, *spec};
   handler(ctx);
+  return nullptr;
 }
 
 }  // namespace shoal::server

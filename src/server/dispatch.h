@@ -1,5 +1,5 @@
 // Command dispatch: name lookup, arity and authentication checks with Redis's
-// error texts, then either the keyspace (LocalShard) or a server-level
+// error texts, then either the keyspace (KeyspaceService) or a server-level
 // handler (connection, introspection and administration commands).
 #pragma once
 
@@ -24,9 +24,12 @@ struct ServerCommandContext {
 
 using ServerHandler = void (*)(ServerCommandContext& c);
 
-// Executes one command and appends its reply. Never throws.
-void dispatch(ServerContext& server, Session& session, ClientInfo& info,
-              std::span<const std::string_view> args, RespSink& reply);
+// Checks and executes one command. Connection and server commands run here
+// and write their reply; for a keyspace command (once name, arity and
+// authentication checks passed) nothing is written and its spec is returned:
+// the caller runs it on the keyspace (KeyspaceService). Never throws.
+const kv::CommandSpec* dispatch(ServerContext& server, Session& session, ClientInfo& info,
+                                std::span<const std::string_view> args, RespSink& reply);
 
 // Handlers of the server-level commands (connection_commands.cc,
 // server_commands.cc, command_command.cc).

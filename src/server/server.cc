@@ -5,12 +5,6 @@
 #include "server/connection.h"
 
 namespace shoal::server {
-namespace {
-// One active-expiry step may take at most this long (Redis: fast cycle 1 ms).
-constexpr auto kExpiryBudget = std::chrono::milliseconds(1);
-constexpr size_t kExpiryBatch = 64;
-}  // namespace
-
 Server::Server(Config config, env::Clock& clock)
     : ctx_(config, clock), threads_(config.threads), acceptor_([&]() -> asio::io_context& {
         loops_.push_back(std::make_unique<asio::io_context>(1));
@@ -36,10 +30,10 @@ Status Server::start() {
                             ec.message());
   }
   bound_port_ = acceptor_.local_endpoint().port();
+  // Replay the durable log before accepting clients.
+  if (Status s = ctx_.keyspace().start(); !s.is_ok()) return s;
   for (auto& loop : loops_) guards_.push_back(asio::make_work_guard(*loop));
   accept_next();
-  expiry_timer_ = std::make_unique<asio::steady_timer>(*loops_[0]);
-  schedule_expiry();
   for (auto& loop : loops_) {
     threads_running_.emplace_back([l = loop.get()] { l->run(); });
   }
@@ -73,27 +67,11 @@ void Server::accept_next() {
   });
 }
 
-void Server::schedule_expiry() {
-  int hz = ctx_.config().hz;
-  expiry_timer_->expires_after(std::chrono::milliseconds(1000 / hz));
-  expiry_timer_->async_wait([this](const asio::error_code& ec) {
-    if (ec || stopped_) return;
-    // Delete expired keys in small batches until none are due or the time
-    // budget of this cycle is used up.
-    auto deadline = std::chrono::steady_clock::now() + kExpiryBudget;
-    while (ctx_.shard().expire_cycle(kExpiryBatch) == kExpiryBatch &&
-           std::chrono::steady_clock::now() < deadline) {
-    }
-    schedule_expiry();
-  });
-}
-
 void Server::stop() {
   if (stopped_.exchange(true)) return;
   asio::post(*loops_[0], [this] {
     asio::error_code ec;
     acceptor_.close(ec);
-    if (expiry_timer_) expiry_timer_->cancel();
   });
   guards_.clear();
   // Stopping the loops drops pending handlers, which releases (and closes)
@@ -101,6 +79,9 @@ void Server::stop() {
   for (auto& loop : loops_) loop->stop();
   for (auto& t : threads_running_) t.join();
   threads_running_.clear();
+  // After the client loops: whatever they submitted is made durable, then the
+  // raft loop ends.
+  ctx_.keyspace().stop();
 }
 
 }  // namespace shoal::server

@@ -1,6 +1,6 @@
-// The server process core: N event loops (one thread each), a listener that
-// spreads accepted connections over the loops round-robin, and the periodic
-// active-expiry cycle.
+// The server process core: N client event loops (one thread each), a listener
+// that spreads accepted connections over them round-robin, and the keyspace
+// service with its own raft loop (keyspace_service.h).
 //
 // Threading: start() and stop() are called from the main thread; everything
 // else runs on the loops.
@@ -33,7 +33,6 @@ class Server {
 
  private:
   void accept_next();
-  void schedule_expiry();
 
   ServerContext ctx_;
   int threads_;
@@ -41,7 +40,6 @@ class Server {
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
   std::vector<std::thread> threads_running_;
   asio::ip::tcp::acceptor acceptor_;
-  std::unique_ptr<asio::steady_timer> expiry_timer_;
   size_t next_loop_ = 0;
   int bound_port_ = 0;
   std::atomic<bool> stopped_{false};

@@ -75,17 +75,18 @@ std::string section_stats(ServerContext& s) {
     << "total_net_input_bytes:" << st.net_input_bytes.load() << "\r\n"
     << "total_net_output_bytes:" << st.net_output_bytes.load() << "\r\n"
     << "rejected_connections:" << st.rejected_connections.load() << "\r\n"
-    << "expired_keys:" << s.shard().expired_keys_total() << "\r\n"
+    << "expired_keys:" << s.keyspace().expired_total() << "\r\n"
+    << "raft_log_batches:" << s.keyspace().log_batches() << "\r\n"
     << "total_error_replies:" << st.error_replies.load() << "\r\n";
   return o.str();
 }
 
 std::string section_keyspace(ServerContext& s) {
-  size_t keys = s.shard().dbsize();
+  size_t keys = s.keyspace().dbsize();
   std::string out = "# Keyspace\r\n";
   if (keys > 0) {
     out += "db0:keys=" + std::to_string(keys) +
-           ",expires=" + std::to_string(s.shard().expires_count()) + ",avg_ttl=0\r\n";
+           ",expires=" + std::to_string(s.keyspace().expires()) + ",avg_ttl=0\r\n";
   }
   return out;
 }

@@ -8,7 +8,7 @@ namespace shoal::server {
 
 ServerContext::ServerContext(Config config, env::Clock& clock)
     : clock_(clock),
-      shard_(clock),
+      keyspace_(config, clock),
       start_ms_(clock.now_ms()),
       auth_required_(!config.requirepass.empty()),
       pause_bytes_(config.client_output_pause_bytes),

@@ -14,7 +14,7 @@
 
 #include "env/clock.h"
 #include "server/config.h"
-#include "server/local_shard.h"
+#include "server/keyspace_service.h"
 #include "server/session.h"
 
 namespace shoal::server {
@@ -56,7 +56,7 @@ class ServerContext {
   ServerContext(Config config, env::Clock& clock);
 
   env::Clock& clock() { return clock_; }
-  LocalShard& shard() { return shard_; }
+  KeyspaceService& keyspace() { return keyspace_; }
   Stats& stats() { return stats_; }
   int64_t start_ms() const { return start_ms_; }
   uint64_t next_client_id() { return next_client_id_.fetch_add(1); }
@@ -81,7 +81,7 @@ class ServerContext {
 
  private:
   env::Clock& clock_;
-  LocalShard shard_;
+  KeyspaceService keyspace_;
   Stats stats_;
   int64_t start_ms_;
   std::atomic<uint64_t> next_client_id_{1};

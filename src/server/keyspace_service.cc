@@ -1,0 +1,153 @@
+#include "server/keyspace_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+namespace shoal::server {
+namespace {
+constexpr auto kTick = std::chrono::milliseconds(10);
+constexpr size_t kExpiryBatch = 64;
+
+storage::FsyncPolicy policy_of(const std::string& s) {
+  if (s == "everysec") return storage::FsyncPolicy::kEverySec;
+  if (s == "no") return storage::FsyncPolicy::kNo;
+  return storage::FsyncPolicy::kAlways;
+}
+}  // namespace
+
+// A single-node cluster has no peers; a message to anyone else is a bug.
+class KeyspaceService::NoPeers final : public replica::Transport {
+ public:
+  void send(ShardId, raft::Message m) override {
+    spdlog::warn("dropping raft message to node {}: no peers in a single-node cluster",
+                 m.to.value());
+  }
+};
+
+KeyspaceService::KeyspaceService(const Config& config, env::Clock& clock)
+    : config_(config), clock_(clock) {}
+
+KeyspaceService::~KeyspaceService() { stop(); }
+
+Status KeyspaceService::start() {
+  storage::RocksDbOptions db;
+  db.path = (std::filesystem::path(config_.data_dir) / "raft").string();
+  auto store = replica::RocksLogStore::open(db, policy_of(config_.fsync), clock_);
+  if (!store.is_ok()) return store.status();
+  store_ = std::move(store).value();
+  transport_ = std::make_unique<NoPeers>();
+  node::NodeOptions opts;
+  opts.replica.compact_after_entries = config_.compact_after_entries;
+  node_ = std::make_unique<node::Node>(opts, *store_, *transport_, clock_);
+  if (Status s = node_->open(); !s.is_ok()) return s;
+  // Replay to the end of the log before serving.
+  for (int i = 0; i < 1000 && node_->replica()->raft().has_ready(); ++i) {
+    if (Status s = node_->run_once(); !s.is_ok()) return s;
+  }
+  publish_counters();
+  guard_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
+      loop_.get_executor());
+  schedule_tick();
+  schedule_expiry();
+  thread_ = std::thread([this] { loop_.run(); });
+  return Status::ok();
+}
+
+void KeyspaceService::stop() {
+  if (!thread_.joinable()) return;
+  asio::post(loop_, [this] {
+    tick_timer_.cancel();
+    expiry_timer_.cancel();
+    // Make whatever was accepted durable before leaving.
+    if (node_) (void)node_->run_once();
+    guard_.reset();
+  });
+  thread_.join();
+  loop_.stop();
+}
+
+void KeyspaceService::submit(uint64_t client, std::shared_ptr<CompletionSink> sink,
+                             std::vector<KeyspaceRequest> requests) {
+  asio::post(loop_, [this, client, sink = std::move(sink), reqs = std::move(requests)]() mutable {
+    // One outbox entry per submission keeps this connection's completions in
+    // one delivery per iteration.
+    size_t slot = outbox_.size();
+    outbox_.emplace_back(sink, std::vector<KeyspaceCompletion>{});
+    for (auto& r : reqs) {
+      uint64_t tag = r.tag;
+      auto done = [this, sink, tag, slot](Status s, kv::RecordedReply reply) {
+        // The outbox may have been flushed since: find or add this sink's entry.
+        if (slot < outbox_.size() && outbox_[slot].first == sink) {
+          outbox_[slot].second.push_back({tag, std::move(s), std::move(reply)});
+        } else {
+          outbox_.emplace_back(sink, std::vector<KeyspaceCompletion>{});
+          outbox_.back().second.push_back({tag, std::move(s), std::move(reply)});
+        }
+        schedule_iteration();
+      };
+      node_->execute(client, *r.spec, std::move(r.args), std::move(done));
+    }
+    schedule_iteration();
+  });
+}
+
+void KeyspaceService::cancel(uint64_t client) {
+  asio::post(loop_, [this, client] { node_->forget_client(client); });
+}
+
+// Runs after everything already queued on the loop: requests that arrived
+// together share one log write (group commit).
+void KeyspaceService::schedule_iteration() {
+  if (iteration_scheduled_) return;
+  iteration_scheduled_ = true;
+  asio::post(loop_, [this] { iterate(); });
+}
+
+void KeyspaceService::iterate() {
+  iteration_scheduled_ = false;
+  for (int round = 0; round < 4; ++round) {
+    if (Status s = node_->run_once(); !s.is_ok()) {
+      healthy_ = false;
+      break;
+    }
+    if (!node_->replica()->has_ready()) break;
+  }
+  batches_ = store_->commits();
+  publish_counters();
+  auto outbox = std::move(outbox_);
+  outbox_.clear();
+  for (auto& [sink, done] : outbox) {
+    if (!done.empty()) sink->deliver(std::move(done));
+  }
+}
+
+void KeyspaceService::schedule_tick() {
+  tick_timer_.expires_after(kTick);
+  tick_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    node_->tick();
+    schedule_iteration();
+    schedule_tick();
+  });
+}
+
+void KeyspaceService::schedule_expiry() {
+  expiry_timer_.expires_after(std::chrono::milliseconds(1000 / std::max(1, config_.hz)));
+  expiry_timer_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    size_t n = node_->expire_cycle(kExpiryBatch);
+    if (n) {
+      expired_total_.fetch_add(n, std::memory_order_relaxed);
+      schedule_iteration();
+    }
+    schedule_expiry();
+  });
+}
+
+void KeyspaceService::publish_counters() {
+  dbsize_.store(node_->dbsize(), std::memory_order_relaxed);
+  expires_.store(node_->expires_count(), std::memory_order_relaxed);
+}
+
+}  // namespace shoal::server
