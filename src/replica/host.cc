@@ -51,7 +51,12 @@ void Host::step(ShardId shard, raft::Message msg) {
 }
 
 Status Host::run_once() {
-  if (failed()) return failure_;
+  if (failed()) {
+    // Raft may still take proposals and reads (it thinks it leads); answer
+    // them rather than leave clients waiting forever (DESIGN.md section 5).
+    for (auto& [id, r] : replicas_) r->fail_all(failure_);
+    return failure_;
+  }
   std::vector<std::pair<Replica*, raft::Ready>> readies;
   auto batch = store_.new_batch();
   for (auto& [id, r] : replicas_) {

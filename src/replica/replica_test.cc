@@ -3,162 +3,41 @@
 // failure, exactly-once retries. Hazards covered are named (H11, H16, H17, H18).
 #include <gtest/gtest.h>
 
-#include <deque>
-#include <map>
-#include <set>
-
-#include "kv/test_sink.h"
-#include "replica/host.h"
-#include "replica/rocks_log_store.h"
-
-#include <filesystem>
-#include "storage/memory_engine.h"
+#include "replica/local_cluster.h"
 
 namespace shoal::replica {
 namespace {
 
-class FakeClock final : public env::Clock {
- public:
-  int64_t now_ms() const override { return ms; }
-  int64_t monotonic_ns() const override { return ms * 1'000'000; }
-  int64_t ms = 1'700'000'000'000;
-};
+using testing::LocalCluster;
+using testing::LocalClusterOptions;
+using testing::StoreKind;
 
-struct Envelope {
-  ShardId shard;
-  raft::Message msg;
-};
-
-struct Network {
-  std::deque<Envelope> queue;
-  std::set<NodeId> down;
-};
-
-class NetTransport final : public Transport {
- public:
-  NetTransport(Network& net, NodeId self) : net_(net), self_(self) {}
-  void send(ShardId shard, raft::Message msg) override {
-    if (!net_.down.count(self_)) net_.queue.push_back({shard, std::move(msg)});
-  }
-
- private:
-  Network& net_;
-  NodeId self_;
-};
-
-// Where a node keeps its Raft log: in memory (with simulated power loss) or
-// in a real RocksDB in a temporary directory (a crash closes and reopens it).
-enum class StoreKind { kMemory, kRocks };
-
-struct Node {
-  std::unique_ptr<MemoryLogStore> memory;
-  std::unique_ptr<RocksLogStore> rocks;
-  std::unique_ptr<NetTransport> transport;
-  std::unique_ptr<Host> host;
-  LogStore& store() { return memory ? static_cast<LogStore&>(*memory) : *rocks; }
-};
-
-std::string text(const kv::RecordedReply& r) {
-  kv::testing::TextSink sink;
-  r.replay(sink);
-  return sink.text;
-}
-
+// LocalCluster with gtest assertions on what the tests take for granted (a
+// leader, an outcome, convergence).
 class Cluster {
  public:
   explicit Cluster(int shards = 1, uint64_t compact_after = 10000, HostOptions host = {},
-                   StoreKind kind = StoreKind::kMemory)
-      : shards_(shards), host_options_(host), kind_(kind) {
-    char tmpl[] = "/tmp/shoal-replica-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    options_.compact_after_entries = compact_after;
-    for (uint64_t i = 1; i <= 3; ++i) voters_.push_back(NodeId(i));
-    for (auto id : voters_) start(id, true);
-  }
-
-  ~Cluster() {
-    nodes_.clear();
-    std::filesystem::remove_all(dir_);
-  }
-
-  void open_store(NodeId id) {
-    Node& n = nodes_[id];
-    if (kind_ == StoreKind::kMemory) {
-      if (!n.memory) n.memory = std::make_unique<MemoryLogStore>();
-      return;
-    }
-    storage::RocksDbOptions o;
-    o.path = dir_ + "/node" + std::to_string(id.value());
-    auto s = RocksLogStore::open(o, storage::FsyncPolicy::kAlways, clock_);
-    ASSERT_TRUE(s.is_ok()) << s.status().to_string();
-    n.rocks = std::move(s).value();
+                   StoreKind kind = StoreKind::kMemory) {
+    LocalClusterOptions o;
+    o.shards = shards;
+    o.replica.compact_after_entries = compact_after;
+    o.host = host;
+    o.store = kind;
+    auto c = LocalCluster::create(std::move(o));
+    EXPECT_TRUE(c.is_ok()) << c.status().to_string();
+    if (c.is_ok()) c_ = std::move(c).value();
   }
 
   void start(NodeId id, bool bootstrap) {
-    open_store(id);
-    Node& n = nodes_[id];
-    net_.down.erase(id);
-    n.transport = std::make_unique<NetTransport>(net_, id);
-    n.host = std::make_unique<Host>(id, n.store(), *n.transport, clock_, host_options_);
-    for (int s = 1; s <= shards_; ++s) {
-      auto voters = bootstrap ? std::optional(voters_) : std::nullopt;
-      ASSERT_TRUE(
-          n.host
-              ->add_replica(ShardId(s), options_, voters, std::make_unique<storage::MemoryEngine>())
-              .is_ok());
-    }
+    Status s = c_->start(id, bootstrap);
+    ASSERT_TRUE(s.is_ok()) << s.to_string();
   }
-
-  // Power loss: the process is gone and unsynced log writes with it.
-  void crash(NodeId id) {
-    Node& n = nodes_[id];
-    n.host.reset();
-    if (n.memory) n.memory->crash();
-    n.rocks.reset();  // closed; reopened from disk by start()
-    net_.down.insert(id);
-  }
-
-  void pump() {
-    for (int round = 0; round < 4; ++round) {
-      std::deque<Envelope> q;
-      q.swap(net_.queue);
-      for (auto& env : q) {
-        NodeId to = env.msg.to;
-        if (net_.down.count(to) || !nodes_[to].host) continue;
-        nodes_[to].host->step(env.shard, std::move(env.msg));
-      }
-      for (auto& [id, n] : nodes_) {
-        if (n.host) (void)n.host->run_once();
-      }
-    }
-  }
-
-  void tick(int n = 1) {
-    for (int i = 0; i < n; ++i) {
-      clock_.ms += 10;
-      for (auto& [id, node] : nodes_) {
-        if (node.host) node.host->tick();
-      }
-      pump();
-    }
-  }
-
-  Replica* replica(NodeId id, int shard = 1) {
-    auto& n = nodes_[id];
-    return n.host ? n.host->replica(ShardId(shard)) : nullptr;
-  }
-
-  std::optional<NodeId> leader(int shard = 1) {
-    for (auto id : voters_) {
-      Replica* r = replica(id, shard);
-      if (r && r->is_leader()) return id;
-    }
-    return std::nullopt;
-  }
+  void crash(NodeId id) { c_->crash(id); }
+  void tick(int n = 1) { c_->tick(n); }
+  Replica* replica(NodeId id, int shard = 1) { return c_->replica(id, shard); }
 
   NodeId wait_leader(int shard = 1) {
-    for (int i = 0; i < 500 && !leader(shard); ++i) tick();
-    auto l = leader(shard);
+    auto l = c_->wait_leader(shard);
     EXPECT_TRUE(l.has_value());
     return l.value_or(NodeId(1));
   }
@@ -166,59 +45,27 @@ class Cluster {
   // Proposes on the leader and runs until the outcome is known.
   std::pair<Status, std::string> write(std::vector<std::string> args, uint64_t client = 0,
                                        uint64_t seq = 0, int shard = 1) {
-    NodeId l = wait_leader(shard);
-    std::optional<std::pair<Status, std::string>> out;
-    replica(l, shard)->propose(kv::WriteCommand{client, seq, clock_.ms, std::move(args)},
-                               [&](Status s, kv::RecordedReply r) { out.emplace(s, text(r)); });
-    for (int i = 0; i < 200 && !out; ++i) tick();
-    EXPECT_TRUE(out.has_value());
-    return out.value_or(std::pair{Status::internal("no outcome"), ""});
+    wait_leader(shard);
+    testing::Outcome o = c_->write(std::move(args), client, seq, shard);
+    EXPECT_NE(o.status.code(), StatusCode::kInternal) << o.status.to_string();  // no outcome
+    return {o.status, o.reply};
   }
 
   std::string read(NodeId on, std::vector<std::string> args, int shard = 1) {
-    const kv::CommandSpec* spec = kv::CommandTable::instance().find(args[0]);
-    std::optional<std::string> out;
-    replica(on, shard)->read(*spec, std::move(args), [&](Status s, kv::RecordedReply r) {
-      out = s.is_ok() ? text(r) : "<" + s.message() + ">";
-    });
-    for (int i = 0; i < 200 && !out; ++i) tick();
-    return out.value_or("<no answer>");
+    return c_->read(on, std::move(args), shard);
   }
 
   // Runs until every live replica applied the same index; then compares state.
   void expect_converged(int shard = 1) {
-    for (int i = 0; i < 300; ++i) {
-      std::set<uint64_t> applied;
-      for (auto id : voters_) {
-        if (Replica* r = replica(id, shard)) applied.insert(r->applied().value());
-      }
-      if (applied.size() == 1) break;
-      tick();
-    }
-    std::set<uint64_t> hashes, applied;
-    for (auto id : voters_) {
-      if (Replica* r = replica(id, shard)) {
-        hashes.insert(r->state_machine().state_hash());
-        applied.insert(r->applied().value());
-      }
-    }
-    EXPECT_EQ(applied.size(), 1u);
-    EXPECT_EQ(hashes.size(), 1u) << "replicas diverged at the same applied index (H19)";
+    Status s = c_->converge(shard);
+    EXPECT_TRUE(s.is_ok()) << s.to_string();
   }
 
-  MemoryLogStore& store(NodeId id) { return *nodes_[id].memory; }
-  FakeClock& clock() { return clock_; }
+  MemoryLogStore& store(NodeId id) { return *c_->memory_store(id); }
+  testing::FakeClock& clock() { return *c_->fake_clock(); }
 
  private:
-  int shards_;
-  HostOptions host_options_;
-  StoreKind kind_;
-  std::string dir_;
-  ReplicaOptions options_;
-  std::vector<NodeId> voters_;
-  FakeClock clock_;
-  Network net_;
-  std::map<NodeId, Node> nodes_;
+  std::unique_ptr<LocalCluster> c_;
 };
 
 TEST(ReplicatedShard, WritesAndLinearizableReads) {
