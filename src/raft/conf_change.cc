@@ -118,8 +118,8 @@ Result<ConfState> apply_conf_change(const ConfState& cs, const ConfChange& cc) {
   if (is_joint(cs)) return Status::invalid_argument("already in a joint configuration");
   ConfState trial = cs;
   apply_items(trial, cc.changes);
-  bool simple = cc.transition == ConfTransition::kAuto &&
-                voter_difference(cs.voters, trial.voters) <= 1;
+  bool simple =
+      cc.transition == ConfTransition::kAuto && voter_difference(cs.voters, trial.voters) <= 1;
   if (simple) {
     out = trial;
   } else {

@@ -27,9 +27,7 @@ void Inflights::free_first_one() {
   if (count_ > 0) free_le(ring_[start_].last);
 }
 
-void Inflights::reset() {
-  start_ = count_ = bytes_ = 0;
-}
+void Inflights::reset() { start_ = count_ = bytes_ = 0; }
 
 const char* to_string(ProgressState s) {
   switch (s) {
@@ -92,8 +90,13 @@ bool Progress::maybe_decrease_to(LogIndex rejected, LogIndex matched_hint) {
   }
   // In probe state only the outstanding probe (at next-1) can be rejected.
   if (next.prev() != rejected) return false;
-  next = LogIndex(std::max(std::min(rejected.value(), matched_hint.value() + 1), match.value() + 1));
+  LogIndex want(std::max(std::min(rejected.value(), matched_hint.value() + 1), match.value() + 1));
   probe_sent = false;
+  // A follower that rejects below its acknowledged match has lost durable
+  // state (a broken host). Re-probing at once would ping-pong forever; the
+  // next heartbeat response retries instead.
+  if (want == next) return false;
+  next = want;
   return true;
 }
 

@@ -56,8 +56,8 @@ struct Progress {
   LogIndex match;
   LogIndex next;
   ProgressState state = ProgressState::kProbe;
-  bool probe_sent = false;   // kProbe: an append is outstanding
-  LogIndex pending_snapshot;  // kSnapshot: index of the snapshot sent
+  bool probe_sent = false;     // kProbe: an append is outstanding
+  LogIndex pending_snapshot;   // kSnapshot: index of the snapshot sent
   bool recent_active = false;  // heard from since the last check-quorum round
   uint64_t acked_round = 0;    // highest heartbeat round acknowledged
   Inflights inflights;

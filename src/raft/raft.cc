@@ -23,9 +23,9 @@ const char* to_string(Role r) {
 }
 
 const char* to_string(MessageType t) {
-  static const char* const kNames[] = {"App",  "AppResp",  "Vote",          "VoteResp",
+  static const char* const kNames[] = {"App",     "AppResp",     "Vote",      "VoteResp",
                                        "PreVote", "PreVoteResp", "Heartbeat", "HeartbeatResp",
-                                       "Snap", "TimeoutNow", "ReadIndex",  "ReadIndexResp"};
+                                       "Snap",    "TimeoutNow",  "ReadIndex", "ReadIndexResp"};
   return kNames[static_cast<int>(t)];
 }
 
@@ -104,8 +104,7 @@ void Raft::reset(Term term) {
   lead_ = NodeId(0);
   election_elapsed_ = 0;
   heartbeat_elapsed_ = 0;
-  randomized_timeout_ =
-      cfg_.election_ticks + static_cast<int>(next_random() % cfg_.election_ticks);
+  randomized_timeout_ = cfg_.election_ticks + static_cast<int>(next_random() % cfg_.election_ticks);
   abort_transfer();
   votes_.clear();
   prs_.clear();
@@ -275,15 +274,14 @@ Status Raft::step_by_term(Message& m, bool& handled) {
     if (vote_req) {
       // Leader stickiness (thesis §4.2.3): ignore a vote request while we
       // believe a live leader exists, unless it is a forced transfer.
-      bool in_lease = cfg_.check_quorum && lead_.value() != 0 &&
-                      election_elapsed_ < cfg_.election_ticks;
+      bool in_lease =
+          cfg_.check_quorum && lead_.value() != 0 && election_elapsed_ < cfg_.election_ticks;
       if (in_lease && !m.force) {
         handled = true;
         return Status::ok();
       }
     }
-    if (m.type == MessageType::kPreVote ||
-        (m.type == MessageType::kPreVoteResp && !m.reject)) {
+    if (m.type == MessageType::kPreVote || (m.type == MessageType::kPreVoteResp && !m.reject)) {
       // Pre-vote traffic never changes our term.
     } else if (m.type == MessageType::kApp || m.type == MessageType::kHeartbeat ||
                m.type == MessageType::kSnap) {

@@ -71,14 +71,16 @@ namespace shoal::raft {
 // harness can prove it catches the breakage (docs/raft.md, "teeth"). All
 // false in production; never set them outside tests.
 struct TestingKnobs {
-  bool commit_prior_term_entries = false;    // break §5.4.2 (Figure 8)
-  bool skip_vote_log_check = false;          // break §5.4.1 election restriction
+  bool commit_prior_term_entries = false;      // break §5.4.2 (Figure 8)
+  bool skip_vote_log_check = false;            // break §5.4.1 election restriction
   bool allow_concurrent_conf_changes = false;  // break "one pending change"
-  bool lease_without_check_quorum = false;   // lease reads with no stickiness
-  bool send_before_persist = false;          // send every message immediately
-  bool read_before_own_term_commit = false;  // serve ReadIndex too early (H12)
-  bool accept_stale_persist_acks = false;    // the append ABA race
-  bool campaign_with_unapplied_conf = false;  // etcd-io/raft #469
+  bool lease_without_check_quorum = false;     // lease reads with no stickiness
+  bool send_before_persist = false;            // send every message immediately
+  bool read_before_own_term_commit = false;    // serve ReadIndex too early (H12)
+  bool accept_stale_persist_acks = false;      // the append ABA race
+  bool campaign_with_unapplied_conf = false;   // etcd-io/raft #469
+  bool read_without_quorum_round = false;      // ReadIndex without confirming leadership
+  bool count_self_before_persist = false;      // leader counts entries it has not made durable
 };
 
 enum class ReadMode : uint8_t {
@@ -93,12 +95,12 @@ struct Config {
   bool pre_vote = true;
   bool check_quorum = true;  // also enables leader stickiness
   ReadMode read_mode = ReadMode::kReadIndex;
-  int lease_drift_ticks = 2;  // lease = election_ticks - drift after the round was sent
-  size_t max_msg_bytes = 1 << 20;       // payload per kApp
-  size_t max_inflight_msgs = 256;       // per follower in replicate state
-  size_t max_inflight_bytes = 0;        // 0 = unbounded
+  int lease_drift_ticks = 2;       // lease = election_ticks - drift after the round was sent
+  size_t max_msg_bytes = 1 << 20;  // payload per kApp
+  size_t max_inflight_msgs = 256;  // per follower in replicate state
+  size_t max_inflight_bytes = 0;   // 0 = unbounded
   size_t max_uncommitted_bytes = 64 << 20;  // leader refuses proposals beyond
-  size_t max_apply_bytes = 64 << 20;    // committed entries per Ready
+  size_t max_apply_bytes = 64 << 20;        // committed entries per Ready
   size_t max_tracked_proposals = 1 << 20;
   uint64_t seed = 1;  // randomizes election timeouts deterministically
   TestingKnobs knobs;
@@ -134,9 +136,12 @@ struct Ready {
 
 class Raft {
  public:
+  // Starts a replica from durable state (or InitialState::bootstrap).
+  // Fails on an invalid Config or inconsistent state.
   static Result<std::unique_ptr<Raft>> open(const Config& cfg, InitialState state);
 
   // --- input ---
+  // One unit of logical time; elections and heartbeats count ticks.
   void tick();
   // Messages come from peers: malformed ones are refused with an error.
   Status step(Message m);
@@ -145,19 +150,34 @@ class Raft {
   Result<ProposalId> propose(std::string data);
   // Also requires an entry of this term committed and no change pending.
   Result<ProposalId> propose_conf_change(const ConfChange& cc);
+  // Leader only: hands leadership to a caught-up voter (thesis §3.10).
+  // Proposals are refused until it succeeds or aborts (one election timeout).
   Status transfer_leadership(NodeId target);
-  // Starts a linearizable read; the answer arrives as a ReadState.
+  // Starts a linearizable read; the answer arrives as a ReadState with the
+  // same context (on a follower, after asking the leader). Refused on a
+  // leader that has not yet committed an entry of its term (H12).
   Status read_index(uint64_t context);
-  // Campaigns now (host-driven, e.g. tests or graceful start).
+  // Campaigns now (host-driven, e.g. tests or graceful start); a no-op for
+  // leaders, non-voters and nodes with an unapplied configuration change.
   void campaign();
+  // The host took a snapshot of the state machine at `index` (<= applied):
+  // drops the log up to it. Ignored if `index` is not applied and durable.
   void compact(LogIndex index);
+  // The outcome of sending the snapshot of a kSnap message to `to`.
   void report_snapshot(NodeId to, bool ok);
 
   // --- output ---
+  // True if ready() would return anything; cheap.
   bool has_ready() const;
+  // Takes the pending output; see the contract at the top of this file.
   Ready ready();
+  // Everything up to (term, index) of a Ready is durable. Ignored if the
+  // entry at `index` no longer has `term` (a stale ack).
   void on_persisted(Term term, LogIndex index);
+  // The state machine applied everything up to `index`; applies kConfChange
+  // entries to the membership.
   void on_applied(LogIndex index);
+  // Synchronous hosts: on_persisted + on_applied for `rd`.
   void advance(const Ready& rd);
 
   // --- observers ---
@@ -238,9 +258,9 @@ class Raft {
   NodeId lead_;
   Role role_ = Role::kFollower;
   ConfState conf_;
-  SnapshotMeta snapshot_meta_;  // as of log_.snap_index()
+  SnapshotMeta snapshot_meta_;                               // as of log_.snap_index()
   std::deque<std::pair<LogIndex, ConfState>> conf_history_;  // applied after snapshot
-  std::vector<Progress> prs_;  // sorted by id; leader only
+  std::vector<Progress> prs_;                                // sorted by id; leader only
   std::vector<std::pair<NodeId, bool>> votes_;
 
   int election_elapsed_ = 0;
@@ -265,9 +285,9 @@ class Raft {
   uint64_t proposal_deadline_ = 0;  // when not leader: unknown after this tick
 
   ReadQueue reads_;
-  uint64_t round_ = 0;          // last heartbeat round sent
-  uint64_t quorum_round_ = 0;   // last round acked by a quorum
-  uint64_t lease_until_ = 0;    // tick until which the lease holds
+  uint64_t round_ = 0;         // last heartbeat round sent
+  uint64_t quorum_round_ = 0;  // last round acked by a quorum
+  uint64_t lease_until_ = 0;   // tick until which the lease holds
 
   HardState prev_hs_;
   std::optional<Snapshot> pending_install_;

@@ -36,7 +36,8 @@ void Raft::apply_conf_entry(const Entry& e) {
   }
   rebuild_progress();
   if (lead_transferee_.value() != 0 && !contains(conf_.voters, lead_transferee_)) abort_transfer();
-  if (maybe_commit()) {}
+  if (maybe_commit()) {
+  }
   broadcast_pending_ = true;
 }
 

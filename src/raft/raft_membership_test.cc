@@ -9,7 +9,9 @@ namespace {
 
 using testing::TestCluster;
 
-ConfChange add_voter(int id) { return {ConfTransition::kAuto, {{ConfChangeOp::kAddVoter, NodeId(id)}}}; }
+ConfChange add_voter(int id) {
+  return {ConfTransition::kAuto, {{ConfChangeOp::kAddVoter, NodeId(id)}}};
+}
 ConfChange add_learner(int id) {
   return {ConfTransition::kAuto, {{ConfChangeOp::kAddLearner, NodeId(id)}}};
 }
@@ -121,7 +123,8 @@ TEST(RaftMembership, NoCampaignWithCommittedUnappliedConf) {
   st.snapshot = {LogIndex(1), Term(1), c[2].conf()};
   st.snapshot.conf.learners.clear();
   st.hard_state = c[2].hard_state();
-  for (LogIndex i(2); i <= c[2].log().last_index(); i = i.next()) st.entries.push_back(c[2].log().at(i));
+  for (LogIndex i(2); i <= c[2].log().last_index(); i = i.next())
+    st.entries.push_back(c[2].log().at(i));
   st.applied = LogIndex(1);
   Config cfg = c.config_for(NodeId(2));
   auto r = Raft::open(cfg, st);
@@ -179,6 +182,52 @@ TEST(RaftTransfer, RejectsLearnerTargetAndPausesProposals) {
   EXPECT_EQ(c[1].transferee(), NodeId(0)) << "aborted after an election timeout";
   EXPECT_EQ(c[1].role(), Role::kLeader);
   EXPECT_TRUE(c[1].propose("y").is_ok());
+}
+
+TEST(RaftTransfer, TargetWithUnappliedConfChangeRefusesTimeoutNow) {
+  // tikv #17363: a target that has not applied the latest change would
+  // campaign with the wrong configuration.
+  std::vector<NodeId> voters{NodeId(1), NodeId(2), NodeId(3)};
+  auto st = InitialState::bootstrap(voters);
+  st.hard_state.term = Term(2);
+  ConfChange cc{ConfTransition::kAuto, {{ConfChangeOp::kAddLearner, NodeId(4)}}};
+  st.entries.push_back(Entry{Term(2), LogIndex(2), EntryType::kConfChange, encode_conf_change(cc)});
+  Config cfg;
+  cfg.id = NodeId(2);
+  auto r = Raft::open(cfg, st);
+  ASSERT_TRUE(r.is_ok());
+  Raft& target = *r.value();
+  Message now{
+      .type = MessageType::kTimeoutNow, .from = NodeId(1), .to = NodeId(2), .term = Term(2)};
+  ASSERT_TRUE(target.step(now).is_ok());
+  EXPECT_EQ(target.role(), Role::kFollower);
+  EXPECT_EQ(target.term(), Term(2));
+  // Once applied, the same request starts a forced campaign.
+  Message app{.type = MessageType::kApp,
+              .from = NodeId(1),
+              .to = NodeId(2),
+              .term = Term(2),
+              .log_term = Term(2),
+              .index = LogIndex(2),
+              .commit = LogIndex(2)};
+  ASSERT_TRUE(target.step(app).is_ok());
+  Ready rd = target.ready();
+  target.advance(rd);
+  rd = target.ready();
+  target.advance(rd);
+  ASSERT_EQ(target.log().applied(), LogIndex(2));
+  ASSERT_TRUE(target.step(now).is_ok());
+  EXPECT_EQ(target.role(), Role::kCandidate);
+  EXPECT_EQ(target.term(), Term(3));
+}
+
+TEST(RaftTransfer, RefusedWhileConfChangePending) {
+  TestCluster c(3);
+  c.elect(1);
+  c.isolated = {NodeId(2), NodeId(3)};
+  ASSERT_TRUE(c[1].propose_conf_change(add_learner(4)).is_ok());
+  Status s = c[1].transfer_leadership(NodeId(2));
+  EXPECT_EQ(s.code(), StatusCode::kBusy);
 }
 
 }  // namespace

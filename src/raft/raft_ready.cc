@@ -21,6 +21,9 @@ Result<ProposalId> Raft::append_proposal(EntryType type, std::string data) {
   uncommitted_bytes_ += bytes;
   ProposalId id = next_proposal_id_++;
   proposals_.push_back({id, index, term_, bytes});
+  if (cfg_.knobs.count_self_before_persist) {
+    if (Progress* self = pr(cfg_.id)) self->maybe_update(index);
+  }
   broadcast_pending_ = true;
   return id;
 }
@@ -36,7 +39,7 @@ void Raft::resolve_proposals() {
   while (!proposals_.empty() && proposals_.front().index <= log_.committed()) {
     const Tracked& t = proposals_.front();
     std::optional<Term> got = log_.term(t.index);
-    OutcomeKind kind = !got ? OutcomeKind::kUnknown
+    OutcomeKind kind = !got             ? OutcomeKind::kUnknown
                        : *got == t.term ? OutcomeKind::kCommitted
                                         : OutcomeKind::kRejected;
     if (role_ == Role::kLeader && t.term == term_) {

@@ -214,7 +214,9 @@ bool Raft::maybe_commit() {
 }
 
 void Raft::compact(LogIndex index) {
-  if (index <= log_.snap_index() || index > log_.applied()) return;
+  // Only what is applied (hence durable here) may be dropped; anything else
+  // is a host bug, ignored rather than trusted.
+  if (index <= log_.snap_index() || index > log_.applied() || index > log_.persisted()) return;
   snapshot_meta_ = snapshot_meta_at(index);
   log_.compact(index);
   while (!conf_history_.empty() && conf_history_.front().first <= index) conf_history_.pop_front();

@@ -56,7 +56,9 @@ TEST(RaftElection, VoteDeniedToStaleLog_5_4_1) {
   c.drain();
   c.isolated.clear();
   // Node 3 lacks "a": its vote request must be refused by 1 and 2 (§5.4.1).
-  c.filter = [](Message& m) { return m.type != MessageType::kApp && m.type != MessageType::kHeartbeat; };
+  c.filter = [](Message& m) {
+    return m.type != MessageType::kApp && m.type != MessageType::kHeartbeat;
+  };
   for (int i = 0; i < 5; ++i) {
     c[3].campaign();
     c.drain();
@@ -339,6 +341,24 @@ TEST(RaftOutcome, IsolatedLeaderReportsUnknownAfterDeadline_H18) {
   EXPECT_EQ(outs[0].kind, OutcomeKind::kUnknown);
 }
 
+TEST(RaftApply, EachEntryHandedOutOnceDespiteDuplicates_H17) {
+  TestCluster c(3);
+  c.duplicate = true;
+  c.elect(1);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(c[1].propose("e" + std::to_string(i)).is_ok());
+  c.drain();
+  c.tick_all(3);
+  for (auto& [id, n] : c.nodes()) {
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_EQ(count_normal(n.applied, "e" + std::to_string(i)), 1u) << id.value();
+    }
+    for (size_t k = 1; k < n.applied.size(); ++k) {
+      EXPECT_EQ(n.applied[k].index, n.applied[k - 1].index.next()) << "gap or repeat";
+    }
+  }
+  EXPECT_EQ(c.node(1).outcomes.size(), 20u) << "one outcome per proposal";
+}
+
 TEST(RaftRestart, RestoresFromDurableState_H11) {
   TestCluster c(1);
   c.elect(1);
@@ -347,7 +367,8 @@ TEST(RaftRestart, RestoresFromDurableState_H11) {
   InitialState st;
   st.snapshot = {LogIndex(1), Term(1), c[1].conf()};
   st.hard_state = c[1].hard_state();
-  for (LogIndex i(2); i <= c[1].log().last_index(); i = i.next()) st.entries.push_back(c[1].log().at(i));
+  for (LogIndex i(2); i <= c[1].log().last_index(); i = i.next())
+    st.entries.push_back(c[1].log().at(i));
   st.applied = LogIndex(1);
   c.add(NodeId(1), st);
   c.node(1).applied.clear();

@@ -16,8 +16,8 @@ namespace shoal::raft {
 
 struct PendingRead {
   uint64_t context = 0;
-  NodeId from;     // the asking node (self or a follower)
-  LogIndex index;  // leader's commit index when the read arrived
+  NodeId from;         // the asking node (self or a follower)
+  LogIndex index;      // leader's commit index when the read arrived
   uint64_t round = 0;  // 0 = not yet assigned to a round
 };
 

@@ -28,19 +28,20 @@ TEST(ConfChange, EncodeDecodeRoundTripAndRejectGarbage) {
 
 TEST(ConfChange, SimpleJointAndLeave) {
   ConfState cs{ids({1, 2, 3}), {}, {}, {}, false};
-  auto simple = apply_conf_change(cs, {ConfTransition::kAuto, {{ConfChangeOp::kAddVoter, NodeId(4)}}});
+  auto simple =
+      apply_conf_change(cs, {ConfTransition::kAuto, {{ConfChangeOp::kAddVoter, NodeId(4)}}});
   ASSERT_TRUE(simple.is_ok());
   EXPECT_FALSE(is_joint(simple.value()));
-  auto joint = apply_conf_change(cs, {ConfTransition::kAuto,
-                                      {{ConfChangeOp::kAddVoter, NodeId(4)},
-                                       {ConfChangeOp::kAddLearner, NodeId(1)}}});
+  auto joint = apply_conf_change(
+      cs, {ConfTransition::kAuto,
+           {{ConfChangeOp::kAddVoter, NodeId(4)}, {ConfChangeOp::kAddLearner, NodeId(1)}}});
   ASSERT_TRUE(joint.is_ok());
   EXPECT_TRUE(is_joint(joint.value()));
   EXPECT_EQ(joint.value().voters_outgoing, ids({1, 2, 3}));
   EXPECT_EQ(joint.value().learners_next, ids({1}));
   EXPECT_TRUE(joint.value().auto_leave);
-  EXPECT_FALSE(apply_conf_change(joint.value(), {ConfTransition::kAuto,
-                                                 {{ConfChangeOp::kAddVoter, NodeId(5)}}})
+  EXPECT_FALSE(apply_conf_change(joint.value(),
+                                 {ConfTransition::kAuto, {{ConfChangeOp::kAddVoter, NodeId(5)}}})
                    .is_ok())
       << "no second change while joint";
   auto left = apply_conf_change(joint.value(), ConfChange{});

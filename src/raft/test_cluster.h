@@ -53,6 +53,7 @@ class TestCluster {
   // Returns false to drop the message; may edit it.
   std::function<bool(Message&)> filter;
   std::set<NodeId> isolated;
+  bool duplicate = false;  // deliver every message twice
 
   // Handles every Ready and delivers messages until nothing moves.
   void drain(int max_rounds = 10000) {
@@ -75,6 +76,7 @@ class TestCluster {
         moved = true;
         Message m = std::move(queue_.front());
         queue_.pop_front();
+        if (duplicate) deliver(m);
         deliver(std::move(m));
       }
       if (!moved) return;

@@ -9,6 +9,9 @@
 namespace shoal::sim {
 
 namespace {
+// A clean seed takes ~10-40k events; a storm is a bug worth reporting.
+constexpr uint64_t kMaxEvents = 3'000'000;
+
 bool later(const auto& a, const auto& b) {
   return a.time != b.time ? a.time > b.time : a.seq > b.seq;
 }
@@ -86,11 +89,14 @@ void SimCluster::crash(SimNode& n) {
   n.raft.reset();
   n.disk.clear();
   n.disk_busy = false;
+  n.apply_queue.clear();
+  n.apply_busy = false;
   n.proposals.clear();
   n.reads_waiting_index.clear();
   n.reads_waiting_apply.clear();
   ++n.incarnation;
-  if (cfg_.verbose) std::printf("%8llu crash n%llu\n", (unsigned long long)now_, (unsigned long long)n.id.value());
+  if (cfg_.verbose)
+    std::printf("%8llu crash n%llu\n", (unsigned long long)now_, (unsigned long long)n.id.value());
 }
 
 void SimCluster::restart(SimNode& n) {
@@ -100,7 +106,9 @@ void SimCluster::restart(SimNode& n) {
   st.snapshot = n.snap_meta;
   st.entries = n.log;
   st.applied = n.snap_meta.index;
-  if (cfg_.verbose) std::printf("%8llu restart n%llu\n", (unsigned long long)now_, (unsigned long long)n.id.value());
+  if (cfg_.verbose)
+    std::printf("%8llu restart n%llu\n", (unsigned long long)now_,
+                (unsigned long long)n.id.value());
   start_node(n, std::move(st));
   pump(n);
 }
@@ -118,14 +126,16 @@ void SimCluster::dump() {
     for (NodeId v : r.conf().voters_outgoing) conf += std::to_string(v.value()) + " ";
     conf += "| L ";
     for (NodeId v : r.conf().learners) conf += std::to_string(v.value()) + " ";
-    std::printf("n%llu %s term %llu lead %llu commit %llu applied %llu last %llu/%llu persisted %llu "
-                "conf [%s] disk %zu\n",
-                (unsigned long long)id.value(), raft::to_string(r.role()),
-                (unsigned long long)r.term().value(), (unsigned long long)r.leader().value(),
-                (unsigned long long)r.log().committed().value(),
-                (unsigned long long)r.log().applied().value(),
-                (unsigned long long)r.log().last_index().value(), (unsigned long long)r.log().last_term().value(),
-                (unsigned long long)r.log().persisted().value(), conf.c_str(), n->disk.size());
+    std::printf(
+        "n%llu %s term %llu lead %llu commit %llu applied %llu last %llu/%llu persisted %llu "
+        "conf [%s] disk %zu\n",
+        (unsigned long long)id.value(), raft::to_string(r.role()),
+        (unsigned long long)r.term().value(), (unsigned long long)r.leader().value(),
+        (unsigned long long)r.log().committed().value(),
+        (unsigned long long)r.log().applied().value(),
+        (unsigned long long)r.log().last_index().value(),
+        (unsigned long long)r.log().last_term().value(),
+        (unsigned long long)r.log().persisted().value(), conf.c_str(), n->disk.size());
     if (r.role() != raft::Role::kLeader) continue;
     for (NodeId m : raft::all_members(r.conf())) {
       const raft::Progress* p = r.progress(m);
@@ -138,8 +148,9 @@ void SimCluster::dump() {
   }
 }
 
-std::string SimCluster::run() {
-  Rng knobs = rng_.fork();
+// Per-seed configuration drawn from the seed (FoundationDB's BUGGIFY idea):
+// the same for every node of the run.
+void SimCluster::draw_knobs(Rng& knobs) {
   raft_template_.election_ticks = 10;
   raft_template_.heartbeat_ticks = knobs.chance(0.8) ? 1 : 2;
   raft_template_.pre_vote = knobs.chance(0.8);
@@ -152,7 +163,10 @@ std::string SimCluster::run() {
   raft_template_.max_msg_bytes = knobs.chance(0.3) ? 64 : (1 << 20);
   raft_template_.knobs = cfg_.knobs;
   if (cfg_.knobs.lease_without_check_quorum) {
+    // The dangerous configuration the switch allows: leases with neither
+    // check-quorum nor pre-vote, i.e. with no leader stickiness at all.
     raft_template_.check_quorum = false;
+    raft_template_.pre_vote = false;
     raft_template_.read_mode = raft::ReadMode::kLease;
   }
   churn_ = cfg_.profile == SimConfig::Profile::kChurn ||
@@ -160,7 +174,14 @@ std::string SimCluster::run() {
   drop_ = knobs.chance(0.5) ? 0.0 : 0.05;
   dup_ = knobs.chance(0.5) ? 0.0 : 0.05;
   max_delay_ms_ = knobs.range(2, 20);
+  const uint64_t disk_ms[] = {1, 4, 20};
+  max_disk_ms_ = disk_ms[knobs.below(3)];
+  max_apply_lag_ms_ = knobs.chance(0.3) ? knobs.range(1, 15) : 0;
+}
 
+std::string SimCluster::run() {
+  Rng knobs = rng_.fork();
+  draw_knobs(knobs);
   int voters = cfg_.initial_voters ? cfg_.initial_voters : (knobs.chance(0.6) ? 3 : 5);
   std::vector<NodeId> ids;
   for (int i = 0; i < voters; ++i) ids.push_back(NodeId(next_node_id_++));
@@ -178,7 +199,8 @@ std::string SimCluster::run() {
   }
   client_hint_.assign(cfg_.clients, NodeId(0));
   client_op_.assign(cfg_.clients, -1);
-  for (int c = 0; c < cfg_.clients; ++c) at(client_rng_.range(1, 50), [this, c] { client_next(c); });
+  for (int c = 0; c < cfg_.clients; ++c)
+    at(client_rng_.range(1, 50), [this, c] { client_next(c); });
   at(nemesis_rng_.range(50, 200), [this] { nemesis_step(); });
   at(cfg_.chaos_ms, [this] { heal(); });
   uint64_t end = cfg_.chaos_ms + cfg_.heal_ms;
@@ -188,7 +210,10 @@ std::string SimCluster::run() {
     queue_.pop_back();
     if (ev.time > end) break;
     now_ = ev.time;
-    ++stats_.events;
+    if (++stats_.events > kMaxEvents) {
+      fail("runaway: more than " + std::to_string(kMaxEvents) + " events (message storm?)");
+      break;
+    }
     ev.fn();
   }
   if (cfg_.verbose) dump();

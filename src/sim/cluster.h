@@ -41,6 +41,7 @@ struct SimConfig {
   // Fault intensity: calm (nemesis every 20-200 ms), churn (every 5-50 ms,
   // longer, bursts of membership changes), or mixed (chosen by the seed).
   enum class Profile { kMixed, kCalm, kChurn } profile = Profile::kMixed;
+  bool read_phases = false;  // read-mostly phases (quiet logs) under churn
   bool verbose = false;
 };
 
@@ -65,6 +66,12 @@ struct PendingWrite {
   LogIndex persist_index;
 };
 
+struct PendingApply {
+  std::optional<raft::Snapshot> snapshot;
+  std::vector<Entry> entries;
+  LogIndex index;
+};
+
 struct SimNode {
   NodeId id;
   bool up = false;
@@ -80,11 +87,13 @@ struct SimNode {
   // Volatile host state.
   std::deque<PendingWrite> disk;
   bool disk_busy = false;
+  std::deque<PendingApply> apply_queue;
+  bool apply_busy = false;
   std::map<std::string, std::string> kv;
   LogIndex applied;
-  uint64_t chain = 0;  // hash chain over applied entries
-  std::map<raft::ProposalId, int> proposals;          // -> op id
-  std::map<uint64_t, int> reads_waiting_index;        // context -> op id
+  uint64_t chain = 0;                           // hash chain over applied entries
+  std::map<raft::ProposalId, int> proposals;    // -> op id
+  std::map<uint64_t, int> reads_waiting_index;  // context -> op id
   std::vector<std::pair<LogIndex, int>> reads_waiting_apply;
   LogIndex commit_seen;  // for "commit never decreases" within an incarnation
   raft::Role last_role = raft::Role::kFollower;
@@ -117,12 +126,15 @@ class SimCluster {
   SimNode* node(NodeId id);
   void schedule_tick(NodeId id, uint64_t incarnation);
   void dump();
+  void draw_knobs(Rng& knobs);
   // host (host.cc)
   void pump(SimNode& n);
   void persist(SimNode& n, PendingWrite w);
   void disk_done(NodeId id, uint64_t incarnation);
   bool write_durable(SimNode& n, PendingWrite& w);
-  void apply(SimNode& n, const raft::Ready& rd);
+  void apply(SimNode& n, const PendingApply& a);
+  void apply_done(NodeId id, uint64_t incarnation);
+  void finish_apply(SimNode& n, const PendingApply& a);
   void serve_reads(SimNode& n);
   void send(const Message& m);
   void deliver(Message m, uint64_t incarnation_of_sender);
@@ -131,12 +143,14 @@ class SimCluster {
   void retire_removed(raft::ConfState cs);
   // invariants (invariants.cc)
   void check(SimNode& n);
+  void check_new_leader(SimNode& n);
   void check_entries(SimNode& n, const std::vector<Entry>& es);
   void check_applied(SimNode& n, const Entry& e);
   void fail(std::string what);
   std::string check_history();
   // nemesis (nemesis.cc)
   void nemesis_step();
+  void new_partition(NodeId victim);
   void heal();
   void change_membership(SimNode& leader);
   SimNode* leader();
@@ -144,6 +158,7 @@ class SimCluster {
   void client_next(int client);
   void client_request(int op_id, NodeId target);
   void node_request(NodeId id, int op_id);
+  void handle_outcomes(SimNode& n, const raft::Ready& rd);
   void reply(SimNode& n, int op_id, bool ok, const std::string& value, NodeId hint);
   void client_reply(int op_id, bool ok, bool ambiguous, const std::string& value, NodeId hint);
   void client_timeout(int op_id);
@@ -173,6 +188,9 @@ class SimCluster {
   std::set<std::pair<NodeId, NodeId>> cut_;  // (from, to) links that drop everything
   double drop_ = 0, dup_ = 0;
   uint64_t max_delay_ms_ = 10;
+  uint64_t max_disk_ms_ = 4;
+  uint64_t max_apply_lag_ms_ =
+      0;  // 0: apply within the Ready  // fsync latency bound, drawn per seed
   bool healing_ = false;
   bool churn_ = false;
   uint64_t newest_conf_applied_ = 0;
@@ -180,9 +198,9 @@ class SimCluster {
 
   // invariant state
   std::map<uint64_t, NodeId> leader_of_term_;
-  std::vector<std::pair<Term, uint64_t>> committed_;   // by index: (term, entry hash)
+  std::vector<std::pair<Term, uint64_t>> committed_;            // by index: (term, entry hash)
   std::map<std::pair<uint64_t, uint64_t>, uint64_t> entry_at_;  // (index, term) -> hash
-  std::vector<uint64_t> chain_at_;  // by index: applied chain hash
+  std::vector<uint64_t> chain_at_;                              // by index: applied chain hash
 
   // workload
   std::vector<ClientOp> ops_;

@@ -19,66 +19,90 @@ void SimCluster::pump(SimNode& n) {
     raft::Ready rd = n.raft->ready();
     check_entries(n, rd.entries);
     for (const Message& m : rd.messages) send(m);
-    apply(n, rd);
-    for (const auto& o : rd.outcomes) {
-      auto it = n.proposals.find(o.id);
-      if (it == n.proposals.end()) continue;
-      int op = it->second;
-      n.proposals.erase(it);
-      if (o.kind == raft::OutcomeKind::kCommitted) {
-        reply(n, op, true, "", NodeId(0));
-      } else if (o.kind == raft::OutcomeKind::kRejected) {
-        reply(n, op, false, "", n.raft->leader());
-      } else {
-        NodeId id = n.id;
-        at(now_ + 1, [this, op, id] { client_reply(op, false, true, "", id); });
-      }
-    }
-    for (const auto& rs : rd.read_states) {
-      auto it = n.reads_waiting_index.find(rs.context);
-      if (it == n.reads_waiting_index.end()) continue;
-      int op = it->second;
-      n.reads_waiting_index.erase(it);
-      if (rs.ok) {
-        n.reads_waiting_apply.push_back({rs.index, op});
-      } else {
-        reply(n, op, false, "", n.raft->leader());
-      }
-    }
-    bool must_write = rd.hard_state || rd.snapshot || !rd.entries.empty() ||
-                      !rd.messages_after_persist.empty();
-    LogIndex apply_index = rd.apply_index;
+    handle_outcomes(n, rd);
+    PendingApply a{rd.snapshot, std::move(rd.committed_entries), rd.apply_index};
+    bool must_write =
+        rd.hard_state || rd.snapshot || !rd.entries.empty() || !rd.messages_after_persist.empty();
     if (must_write) {
-      persist(n, PendingWrite{std::move(rd.hard_state), std::move(rd.snapshot),
-                              std::move(rd.entries), std::move(rd.messages_after_persist),
-                              rd.persist_term, rd.persist_index});
+      persist(
+          n, PendingWrite{std::move(rd.hard_state), std::move(rd.snapshot), std::move(rd.entries),
+                          std::move(rd.messages_after_persist), rd.persist_term, rd.persist_index});
     }
-    bool conf_applied = rd.snapshot.has_value();
-    for (const Entry& e : rd.committed_entries) conf_applied |= e.type == raft::EntryType::kConfChange;
-    if (apply_index.value() != 0) n.raft->on_applied(apply_index);
-    // Only a configuration newer than any applied so far can retire a node
-    // (a restarting node replays old ones).
-    if (conf_applied && n.raft->log().applied().value() > newest_conf_applied_) {
-      newest_conf_applied_ = n.raft->log().applied().value();
-      if (cfg_.verbose) {
-        std::string c;
-        for (NodeId v : n.raft->conf().voters) c += std::to_string(v.value()) + " ";
-        c += "| ";
-        for (NodeId v : n.raft->conf().voters_outgoing) c += std::to_string(v.value()) + " ";
-        c += "| L ";
-        for (NodeId v : n.raft->conf().learners) c += std::to_string(v.value()) + " ";
-        std::printf("%8llu n%llu applied conf at %llu: %s\n", (unsigned long long)now_,
-                    (unsigned long long)n.id.value(), (unsigned long long)newest_conf_applied_,
-                    c.c_str());
-      }
-      retire_removed(n.raft->conf());
+    serve_reads(n);  // a read state may already be satisfied
+    if (a.index.value() == 0) continue;
+    if (max_apply_lag_ms_ == 0) {
+      finish_apply(n, a);
+      continue;
     }
-    serve_reads(n);
+    // An apply thread that lags: later Readys are taken before on_applied.
+    n.apply_queue.push_back(std::move(a));
+    if (!n.apply_busy) {
+      n.apply_busy = true;
+      NodeId id = n.id;
+      uint64_t inc = n.incarnation;
+      at(now_ + net_rng_.range(0, max_apply_lag_ms_), [this, id, inc] { apply_done(id, inc); });
+    }
   }
   if (n.up && !stopped_) check(n);
 }
 
-void SimCluster::apply(SimNode& n, const raft::Ready& rd) {
+void SimCluster::apply_done(NodeId id, uint64_t incarnation) {
+  SimNode* n = node(id);
+  if (!n || !n->up || n->incarnation != incarnation) return;
+  std::deque<PendingApply> batch;
+  batch.swap(n->apply_queue);
+  for (PendingApply& a : batch) {
+    if (!n->up) return;
+    finish_apply(*n, a);
+  }
+  n->apply_busy = false;
+  pump(*n);
+}
+
+void SimCluster::finish_apply(SimNode& n, const PendingApply& a) {
+  apply(n, a);
+  bool conf_applied = a.snapshot.has_value();
+  for (const Entry& e : a.entries) conf_applied |= e.type == raft::EntryType::kConfChange;
+  n.raft->on_applied(a.index);
+  // Only a configuration newer than any applied so far can retire a node
+  // (a restarting node replays old ones).
+  if (conf_applied && n.raft->log().applied().value() > newest_conf_applied_) {
+    newest_conf_applied_ = n.raft->log().applied().value();
+    retire_removed(n.raft->conf());
+  }
+  serve_reads(n);
+}
+
+// Client answers: proposal outcomes (H18) and read states.
+void SimCluster::handle_outcomes(SimNode& n, const raft::Ready& rd) {
+  for (const auto& o : rd.outcomes) {
+    auto it = n.proposals.find(o.id);
+    if (it == n.proposals.end()) continue;
+    int op = it->second;
+    n.proposals.erase(it);
+    if (o.kind == raft::OutcomeKind::kCommitted) {
+      reply(n, op, true, "", NodeId(0));
+    } else if (o.kind == raft::OutcomeKind::kRejected) {
+      reply(n, op, false, "", n.raft->leader());
+    } else {
+      NodeId id = n.id;
+      at(now_ + 1, [this, op, id] { client_reply(op, false, true, "", id); });
+    }
+  }
+  for (const auto& rs : rd.read_states) {
+    auto it = n.reads_waiting_index.find(rs.context);
+    if (it == n.reads_waiting_index.end()) continue;
+    int op = it->second;
+    n.reads_waiting_index.erase(it);
+    if (rs.ok) {
+      n.reads_waiting_apply.push_back({rs.index, op});
+    } else {
+      reply(n, op, false, "", n.raft->leader());
+    }
+  }
+}
+
+void SimCluster::apply(SimNode& n, const PendingApply& rd) {
   if (rd.snapshot) {
     n.kv = decode_kv(rd.snapshot->data, &n.chain);
     n.applied = rd.snapshot->meta.index;
@@ -87,7 +111,7 @@ void SimCluster::apply(SimNode& n, const raft::Ready& rd) {
       fail("snapshot state differs from the replicas' state at index " + std::to_string(i));
     }
   }
-  for (const Entry& e : rd.committed_entries) {
+  for (const Entry& e : rd.entries) {
     if (e.index != n.applied.next()) {
       fail("n" + std::to_string(n.id.value()) + " applies index " +
            std::to_string(e.index.value()) + " after " + std::to_string(n.applied.value()));
@@ -119,7 +143,9 @@ void SimCluster::retire_removed(raft::ConfState cs) {  // a copy: retiring may d
       m->ever_member = true;
     } else if (m->ever_member && !m->retired) {
       m->retired = true;
-      if (cfg_.verbose) std::printf("%8llu n%llu retired\n", (unsigned long long)now_, (unsigned long long)id.value());
+      if (cfg_.verbose)
+        std::printf("%8llu n%llu retired\n", (unsigned long long)now_,
+                    (unsigned long long)id.value());
       crash(*m);
       trace(6, id.value());
     }
@@ -151,7 +177,7 @@ void SimCluster::persist(SimNode& n, PendingWrite w) {
     n.disk_busy = true;
     NodeId id = n.id;
     uint64_t inc = n.incarnation;
-    at(now_ + net_rng_.range(0, 4), [this, id, inc] { disk_done(id, inc); });
+    at(now_ + net_rng_.range(0, max_disk_ms_), [this, id, inc] { disk_done(id, inc); });
   }
 }
 
@@ -173,7 +199,8 @@ void SimCluster::disk_done(NodeId id, uint64_t incarnation) {
   if (n->disk.empty()) {
     n->disk_busy = false;
   } else {
-    at(now_ + net_rng_.range(0, 4), [this, id, incarnation] { disk_done(id, incarnation); });
+    at(now_ + net_rng_.range(0, max_disk_ms_),
+       [this, id, incarnation] { disk_done(id, incarnation); });
   }
 }
 
@@ -212,7 +239,9 @@ bool SimCluster::write_durable(SimNode& n, PendingWrite& w) {
 }
 
 void SimCluster::take_snapshot(SimNode& n) {
-  if (!n.up || !n.disk.empty() || n.applied <= n.snap_meta.index) return;
+  // The state machine and the library must agree on the applied index.
+  if (!n.up || !n.disk.empty() || !n.apply_queue.empty()) return;
+  if (n.applied <= n.snap_meta.index || n.applied != n.raft->log().applied()) return;
   LogIndex i = n.applied;
   auto t = n.raft->log().term(i);
   if (!t) return;

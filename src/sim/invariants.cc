@@ -31,8 +31,8 @@ void SimCluster::check_entries(SimNode& n, const std::vector<Entry>& es) {
     uint64_t h = hash_of(e);
     auto [it, fresh] = entry_at_.emplace(key, h);
     if (!fresh && it->second != h) {
-      fail("log matching: two different entries at index " + std::to_string(key.first) +
-           " term " + std::to_string(key.second) + " (" + n_str(n.id) + ")");
+      fail("log matching: two different entries at index " + std::to_string(key.first) + " term " +
+           std::to_string(key.second) + " (" + n_str(n.id) + ")");
       return;
     }
   }
@@ -59,6 +59,11 @@ void SimCluster::check(SimNode& n) {
   // never change anywhere.
   if (log.committed() < n.commit_seen) {
     fail(n_str(n.id) + " commit index went backwards");
+    return;
+  }
+  if (log.committed().value() > 10'000'000 || log.last_index().value() > 10'000'000) {
+    fail(n_str(n.id) + " log ran away: commit " + std::to_string(log.committed().value()) +
+         " last " + std::to_string(log.last_index().value()));
     return;
   }
   if (committed_.size() <= log.committed().value()) committed_.resize(log.committed().value() + 1);
@@ -93,25 +98,30 @@ void SimCluster::check(SimNode& n) {
          std::to_string(r.term().value()));
     return;
   }
-  if (fresh) {
-    ++stats_.elections;
-    trace(5, n.id.value(), r.term().value());
-    if (cfg_.verbose) {
-      std::printf("%8llu n%llu leads term %llu\n", (unsigned long long)now_,
-                  (unsigned long long)n.id.value(), (unsigned long long)r.term().value());
-    }
-    // Leader completeness (§5.4): every entry committed so far is ours.
-    for (uint64_t i = log.first_index().value(); i < committed_.size(); ++i) {
-      if (committed_[i].first.value() == 0) continue;
-      auto t = log.term(LogIndex(i));
-      if (!t || *t != committed_[i].first || hash_of(log.at(LogIndex(i))) != committed_[i].second) {
-        fail("leader completeness: " + n_str(n.id) + " leads term " +
-             std::to_string(r.term().value()) + " without committed entry " + std::to_string(i));
-        return;
-      }
+  if (fresh) check_new_leader(n);
+  n.last_role = r.role();
+}
+
+// Leader completeness (§5.4): a new leader holds every entry committed so far.
+void SimCluster::check_new_leader(SimNode& n) {
+  const raft::Raft& r = *n.raft;
+  const raft::RaftLog& log = r.log();
+  ++stats_.elections;
+  trace(5, n.id.value(), r.term().value());
+  if (cfg_.verbose) {
+    std::printf("%8llu n%llu leads term %llu\n", (unsigned long long)now_,
+                (unsigned long long)n.id.value(), (unsigned long long)r.term().value());
+  }
+  // Leader completeness (§5.4): every entry committed so far is ours.
+  for (uint64_t i = log.first_index().value(); i < committed_.size(); ++i) {
+    if (committed_[i].first.value() == 0) continue;
+    auto t = log.term(LogIndex(i));
+    if (!t || *t != committed_[i].first || hash_of(log.at(LogIndex(i))) != committed_[i].second) {
+      fail("leader completeness: " + n_str(n.id) + " leads term " +
+           std::to_string(r.term().value()) + " without committed entry " + std::to_string(i));
+      return;
     }
   }
-  n.last_role = r.role();
 }
 
 std::string SimCluster::check_history() {
@@ -133,7 +143,16 @@ std::string SimCluster::check_history() {
   }
   for (auto& [key, ops] : by_key) {
     CheckResult res = check_register(ops);
-    if (!res.ok) return "linearizability: key " + key + ": " + res.detail;
+    if (!res.ok) {
+      if (cfg_.verbose) {
+        for (const Op& o : ops) {
+          std::printf("  c%d %s %s [%llu, %lld]\n", o.client, o.is_write ? "W" : "R",
+                      o.value.c_str(), (unsigned long long)o.call,
+                      o.ret == kNever ? -1LL : (long long)o.ret);
+        }
+      }
+      return "linearizability: key " + key + ": " + res.detail;
+    }
   }
   return "";
 }

@@ -187,12 +187,18 @@ class Search {
 
   void unlink(int i) {
     Event& e = events_[i];
-    if (e.prev != -1) events_[e.prev].next = e.next; else head_ = e.next;
+    if (e.prev != -1)
+      events_[e.prev].next = e.next;
+    else
+      head_ = e.next;
     if (e.next != -1) events_[e.next].prev = e.prev;
   }
   void relink(int i) {
     Event& e = events_[i];
-    if (e.prev != -1) events_[e.prev].next = i; else head_ = i;
+    if (e.prev != -1)
+      events_[e.prev].next = i;
+    else
+      head_ = i;
     if (e.next != -1) events_[e.next].prev = i;
   }
   void lift(int call) {
@@ -205,7 +211,10 @@ class Search {
   }
   void set_bit(int op, bool on) {
     uint64_t m = uint64_t{1} << (op % 64);
-    if (on) bits_[op / 64] |= m; else bits_[op / 64] &= ~m;
+    if (on)
+      bits_[op / 64] |= m;
+    else
+      bits_[op / 64] &= ~m;
   }
   std::string key(int state) const {
     std::string k(reinterpret_cast<const char*>(bits_.data()), bits_.size() * 8);

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"mixed", "calm", "churn"}));
   app.add_flag("--expect-violation", expect_violation,
                "succeed iff some seed finds a violation (teeth tests)");
+  app.add_flag("--read-phases", base.read_phases, "alternate write-heavy and read-mostly phases");
   app.add_flag("--verbose", verbose, "print the nemesis and election log");
   app.add_flag("--print-hash", print_hash, "print each seed's trace hash");
   CLI11_PARSE(app, argc, argv);
@@ -37,9 +38,12 @@ int main(int argc, char** argv) {
   if (profile == "calm") base.profile = SimConfig::Profile::kCalm;
   if (profile == "churn") base.profile = SimConfig::Profile::kChurn;
   std::string knob_args;
+  if (base.read_phases) knob_args += " --read-phases";
   if (profile != "mixed") knob_args += " --profile " + profile;
-  if (base.chaos_ms != SimConfig{}.chaos_ms) knob_args += " --chaos-ms " + std::to_string(base.chaos_ms);
-  if (base.heal_ms != SimConfig{}.heal_ms) knob_args += " --heal-ms " + std::to_string(base.heal_ms);
+  if (base.chaos_ms != SimConfig{}.chaos_ms)
+    knob_args += " --chaos-ms " + std::to_string(base.chaos_ms);
+  if (base.heal_ms != SimConfig{}.heal_ms)
+    knob_args += " --heal-ms " + std::to_string(base.heal_ms);
   for (const auto& k : knobs) knob_args += " --knob " + k;
   auto t0 = std::chrono::steady_clock::now();
   SimCluster::Stats total;
@@ -55,7 +59,9 @@ int main(int argc, char** argv) {
     total.crashes += r.stats.crashes;
     total.conf_changes += r.stats.conf_changes;
     total.snapshots += r.stats.snapshots;
-    if (print_hash) std::printf("seed %llu trace %016llx\n", (unsigned long long)s, (unsigned long long)r.trace_hash);
+    if (print_hash)
+      std::printf("seed %llu trace %016llx\n", (unsigned long long)s,
+                  (unsigned long long)r.trace_hash);
     if (!r.violation.empty()) {
       std::printf("seed %llu: VIOLATION %s\n", (unsigned long long)s, r.violation.c_str());
       std::printf("replay: shoal-raft-sim --start %llu --seeds 1%s --verbose\n",
@@ -68,14 +74,16 @@ int main(int argc, char** argv) {
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("%llu seeds clean in %.1fs: %llu events, %llu writes ok, %llu reads ok, "
-              "%llu elections, %llu crashes, %llu conf changes, %llu snapshots\n",
-              (unsigned long long)seeds, secs, (unsigned long long)total.events,
-              (unsigned long long)total.writes_ok, (unsigned long long)total.reads_ok,
-              (unsigned long long)total.elections, (unsigned long long)total.crashes,
-              (unsigned long long)total.conf_changes, (unsigned long long)total.snapshots);
+  std::printf(
+      "%llu seeds clean in %.1fs: %llu events, %llu writes ok, %llu reads ok, "
+      "%llu elections, %llu crashes, %llu conf changes, %llu snapshots\n",
+      (unsigned long long)seeds, secs, (unsigned long long)total.events,
+      (unsigned long long)total.writes_ok, (unsigned long long)total.reads_ok,
+      (unsigned long long)total.elections, (unsigned long long)total.crashes,
+      (unsigned long long)total.conf_changes, (unsigned long long)total.snapshots);
   if (expect_violation) {
-    std::printf("expected a violation within %llu seeds but found none\n", (unsigned long long)seeds);
+    std::printf("expected a violation within %llu seeds but found none\n",
+                (unsigned long long)seeds);
     return 1;
   }
   return 0;

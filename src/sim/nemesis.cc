@@ -26,36 +26,54 @@ std::vector<NodeId> live_ids(const std::map<NodeId, std::unique_ptr<SimNode>>& n
 
 }  // namespace
 
+// Replaces the partition: none, one link cut both ways, a symmetric split
+// around the victim, or one-way cuts into or out of the victim.
+void SimCluster::new_partition(NodeId victim) {
+  Rng& r = nemesis_rng_;
+  std::vector<NodeId> ids = live_ids(nodes_);
+  cut_.clear();
+  if (r.chance(0.3)) {
+    // Cut one link both ways, e.g. between the leader and one follower.
+    NodeId other = ids[r.below(ids.size())];
+    if (other != victim) {
+      cut_.insert({victim, other});
+      cut_.insert({other, victim});
+    }
+  } else if (r.chance(0.7)) {
+    if (r.chance(0.5)) {
+      // Symmetric: isolate one node, or split in two groups.
+      std::set<NodeId> side{victim};
+      for (NodeId a : ids) {
+        if (r.chance(0.25)) side.insert(a);
+      }
+      for (NodeId a : ids) {
+        for (NodeId b : ids) {
+          if (side.count(a) != side.count(b)) cut_.insert({a, b});
+        }
+      }
+    } else {
+      // One-way: the victim cannot hear from some nodes (or cannot reach them).
+      bool inbound = r.chance(0.5);
+      for (NodeId b : ids) {
+        if (b != victim && r.chance(0.6))
+          cut_.insert(inbound ? std::make_pair(b, victim) : std::make_pair(victim, b));
+      }
+    }
+  }
+  trace(30, cut_.size());
+}
+
 void SimCluster::nemesis_step() {
   if (healing_ || stopped_) return;
   Rng& r = nemesis_rng_;
   std::vector<NodeId> ids = live_ids(nodes_);
   NodeId victim = ids[r.below(ids.size())];
+  // Under churn, aim at the leader half of the time: leader changes at bad
+  // moments are where the interesting histories (Figure 8, stale leases) are.
+  if (SimNode* l = leader(); l && churn_ && r.chance(0.5)) victim = l->id;
   uint64_t dice = r.below(100);
   if (dice < 20) {
-    cut_.clear();
-    if (r.chance(0.7)) {
-      if (r.chance(0.5)) {
-        // Symmetric: isolate one node, or split in two groups.
-        std::set<NodeId> side{victim};
-        for (NodeId a : ids) {
-          if (r.chance(0.25)) side.insert(a);
-        }
-        for (NodeId a : ids) {
-          for (NodeId b : ids) {
-            if (side.count(a) != side.count(b)) cut_.insert({a, b});
-          }
-        }
-      } else {
-        // One-way: the victim cannot hear from some nodes (or cannot reach them).
-        bool inbound = r.chance(0.5);
-        for (NodeId b : ids) {
-          if (b != victim && r.chance(0.6)) cut_.insert(inbound ? std::make_pair(b, victim)
-                                                              : std::make_pair(victim, b));
-        }
-      }
-    }
-    trace(30, cut_.size());
+    new_partition(victim);
   } else if (dice < 35) {
     SimNode* n = node(victim);
     if (n->up) {
@@ -109,8 +127,8 @@ void SimCluster::change_membership(SimNode& l) {
     } else if (dice < 55 && !cs.learners.empty() && cs.voters.size() < 5) {
       cc.changes.push_back({Op::kAddVoter, cs.learners[r.below(cs.learners.size())]});
     } else if (dice < 70 && can_shrink) {
-      cc.changes.push_back({r.chance(0.5) ? Op::kRemove : Op::kAddLearner,
-                            cs.voters[r.below(cs.voters.size())]});
+      cc.changes.push_back(
+          {r.chance(0.5) ? Op::kRemove : Op::kAddLearner, cs.voters[r.below(cs.voters.size())]});
     } else if (!cs.learners.empty()) {
       // A replica move: promote a learner and drop a voter in one joint step.
       cc.changes.push_back({Op::kAddVoter, cs.learners[r.below(cs.learners.size())]});

@@ -26,6 +26,8 @@ constexpr KnobName kKnobs[] = {
     {"read_before_own_term_commit", &raft::TestingKnobs::read_before_own_term_commit},
     {"accept_stale_persist_acks", &raft::TestingKnobs::accept_stale_persist_acks},
     {"campaign_with_unapplied_conf", &raft::TestingKnobs::campaign_with_unapplied_conf},
+    {"read_without_quorum_round", &raft::TestingKnobs::read_without_quorum_round},
+    {"count_self_before_persist", &raft::TestingKnobs::count_self_before_persist},
 };
 }  // namespace
 

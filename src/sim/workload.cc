@@ -17,7 +17,10 @@ void SimCluster::client_next(int client) {
   ClientOp op;
   op.id = static_cast<int>(ops_.size());
   op.client = client;
-  op.is_write = r.chance(0.5);
+  // Under churn the workload has read-mostly phases: quiet logs let a cut-off
+  // follower win an election at once, which is what stale leases need.
+  bool read_mostly = cfg_.read_phases && (now_ / 150) % 2 == 1;
+  op.is_write = r.chance(read_mostly ? 0.05 : 0.5);
   op.key = "k" + std::to_string(r.below(cfg_.keys));
   if (op.is_write) op.value = "v" + std::to_string(next_value_++);
   op.call = now_;
@@ -50,6 +53,10 @@ void SimCluster::node_request(NodeId id, int op_id) {
     if (res.is_ok()) {
       n->proposals[res.value()] = op_id;
     } else {
+      if (cfg_.verbose) {
+        std::printf("%8llu n%llu refuses op %d: %s\n", (unsigned long long)now_,
+                    (unsigned long long)id.value(), op_id, res.status().to_string().c_str());
+      }
       reply(*n, op_id, false, "", n->raft->leader());  // definite: nothing appended
     }
   } else {
