@@ -68,9 +68,6 @@ Result<std::unique_ptr<RocksDb>> RocksDb::open(const RocksDbOptions& o) {
   db_opts.create_missing_column_families = true;
   db_opts.env = o.env != nullptr ? o.env : rocksdb::Env::Default();
   db_opts.max_background_jobs = o.background_jobs;
-  // A torn WAL tail is cut at the last intact batch: batches are atomic, so
-  // recovery yields a prefix of the committed batches (never half a batch).
-  db_opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   auto cache = rocksdb::NewLRUCache(o.block_cache_bytes);
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
@@ -81,7 +78,25 @@ Result<std::unique_ptr<RocksDb>> RocksDb::open(const RocksDbOptions& o) {
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  Status s = from_rocks(rocksdb::DB::Open(db_opts, o.path, cfs, &handles, &raw), "open " + o.path);
+  // WAL recovery. A torn tail after a power loss must be cut at the last
+  // intact batch (point-in-time recovery: batches are atomic, so the result is
+  // a prefix of the committed batches). But point-in-time recovery also cuts
+  // at a record that merely *read* corrupt once (a transient bit flip), and
+  // its recovery flush then makes that loss of acknowledged entries permanent.
+  // So first insist on a clean WAL a few times - a transient read error goes
+  // away on a retry, a torn tail does not - and only then cut the tail.
+  constexpr int kStrictAttempts = 5;
+  rocksdb::Status rs;
+  for (int attempt = 0; attempt <= kStrictAttempts; ++attempt) {
+    bool strict = attempt < kStrictAttempts;
+    db_opts.wal_recovery_mode = strict ? rocksdb::WALRecoveryMode::kAbsoluteConsistency
+                                       : rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+    handles.clear();
+    rs = rocksdb::DB::Open(db_opts, o.path, cfs, &handles, &raw);
+    if (rs.ok() || !rs.IsCorruption()) break;
+    if (!strict) break;
+  }
+  Status s = from_rocks(rs, "open " + o.path);
   if (!s.is_ok()) return s;
   std::unique_ptr<RocksDb> out(new RocksDb());
   out->db_.reset(raw);
