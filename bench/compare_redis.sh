@@ -9,7 +9,9 @@
 #   --clients C     redis-benchmark -c (default 50)
 #   --shoal BIN     shoal-server binary (default build/bin/shoal-server)
 #   --redis BIN     redis-server binary (default: redis-server on PATH)
-#   --shoal-args A  extra flags for shoal-server, e.g. "--threads 2"
+#   --shoal-args A  extra flags for shoal-server, e.g. "--fsync no --i-accept-data-loss-on-crash"
+#   --redis-args A  extra flags for redis-server, after the defaults (--save '' --appendonly no),
+#                   so they override them, e.g. "--appendonly yes --appendfsync always"
 #   -o FILE         also write the table to FILE
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,7 @@ CLIENTS=50
 SHOAL_BIN=build/bin/shoal-server
 REDIS_BIN=$(command -v redis-server || echo /usr/bin/redis-server)
 SHOAL_ARGS=""
+REDIS_ARGS=""
 OUT=""
 # The fixed part of the comparison (issue 2): 64-byte values, 100k random keys.
 DATA_SIZE=64
@@ -35,6 +38,7 @@ while (($#)); do
     --shoal) SHOAL_BIN=$2; shift 2 ;;
     --redis) REDIS_BIN=$2; shift 2 ;;
     --shoal-args) SHOAL_ARGS=$2; shift 2 ;;
+    --redis-args) REDIS_ARGS=$2; shift 2 ;;
     -o) OUT=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "unknown option: $1" >&2; usage 2 ;;
@@ -44,6 +48,7 @@ for bin in "$SHOAL_BIN" "$REDIS_BIN" "$(command -v redis-benchmark)" "$(command 
   [[ -x $bin ]] || { echo "compare_redis.sh: not executable: '$bin'" >&2; exit 2; }
 done
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -80,8 +85,10 @@ PIDS+=($!)
 wait_ready "$SHOAL_PORT" "${PIDS[-1]}"
 
 REDIS_PORT=$(free_port)
+# Later flags override earlier ones, so REDIS_ARGS can turn persistence on.
+# shellcheck disable=SC2086  # REDIS_ARGS is a list of flags
 "$REDIS_BIN" --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-  --dir "$WORK/redis" --loglevel warning >"$WORK/redis.log" 2>&1 &
+  --dir "$WORK/redis" --loglevel warning $REDIS_ARGS >"$WORK/redis.log" 2>&1 &
 PIDS+=($!)
 wait_ready "$REDIS_PORT" "${PIDS[-1]}"
 
@@ -126,6 +133,9 @@ fi
   echo "redis-benchmark \`-c $CLIENTS -d $DATA_SIZE -r $KEYSPACE -n $REQUESTS\`," \
        "median of $ROUNDS rounds; $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))," \
        "$("$REDIS_BIN" --version | awk '{ print $1, $3 }'), $(date -u +%Y-%m-%d)."
+  echo "shoal-server flags: \`${SHOAL_ARGS:-(defaults)}\`; redis-server flags:" \
+       "\`--save '' --appendonly no${REDIS_ARGS:+ $REDIS_ARGS}\`;" \
+       "load average before the run: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
   echo "| test | -P | Shoal ops/s | Redis ops/s | Shoal/Redis | Shoal p50 ms | Redis p50 ms |"
   echo "|---|---:|---:|---:|---:|---:|---:|"

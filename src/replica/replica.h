@@ -35,7 +35,8 @@ namespace shoal::replica {
 struct ReplicaOptions {
   raft::Config raft;
   // Snapshot the state machine and compact the log once this many entries
-  // were applied since the last snapshot.
+  // (and at least as many as there are keys) were applied since the last
+  // snapshot.
   uint64_t compact_after_entries = 10000;
   kv::StateMachineOptions state_machine;
 };

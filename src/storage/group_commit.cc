@@ -67,6 +67,7 @@ Status WriteBatchBuilder::commit() {
     return s;
   }
   batch_.Clear();
+  ++generation_;
   last_synced_ = wo.sync;
   if (wo.sync) {
     last_sync_ns_ = now;

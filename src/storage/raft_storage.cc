@@ -159,7 +159,18 @@ Status RaftStorage::check_tail() {
   return Status::ok();
 }
 
+const std::map<LogIndex, std::string>& RaftStorage::staged() const {
+  if (staged_generation_ != batch_.generation()) {
+    staged_.clear();  // committed: the DB has them now
+    staged_generation_ = batch_.generation();
+  }
+  return staged_;
+}
+
 Result<raft::Entry> RaftStorage::read_entry(LogIndex i) const {
+  if (auto it = staged().find(i); it != staged().end()) {
+    return decode_log_record(shard_, i, it->second);
+  }
   auto v = batch_.get(batch_.db().raft_log(), log_key(i));
   if (!v.is_ok()) return v.status();
   if (!v.value()) {
@@ -183,16 +194,26 @@ Result<std::vector<raft::Entry>> RaftStorage::entries(LogIndex lo, LogIndex hi,
   if (lo < first_index()) return Status::not_found("entries compacted");
   if (hi > last_.next() || lo > hi) return Status::invalid_argument("entries: bad range");
   std::vector<raft::Entry> out;
+  // Staged records are the log's tail; everything before them is in the DB.
+  LogIndex db_hi = hi;
+  if (!staged().empty() && staged().begin()->first < db_hi) db_hi = staged().begin()->first;
   auto it = batch_.new_iterator(batch_.db().raft_log());
   size_t bytes = 0;
   LogIndex want = lo;
-  for (it->Seek(log_key(lo)); want < hi; it->Next(), want = want.next()) {
+  for (it->Seek(log_key(lo)); want < db_hi; it->Next(), want = want.next()) {
     if (!it->Valid() || rocksdb::Slice(log_key(want)) != it->key()) {
       if (!it->status().ok()) return from_rocks(it->status(), "raft_log read");
       return Status::corruption("raft log of shard " + std::to_string(shard_.value()) +
                                 ": missing entry " + std::to_string(want.value()));
     }
     auto e = decode_log_record(shard_, want, it->value().ToStringView());
+    if (!e.is_ok()) return e.status();
+    bytes += raft::entry_bytes(e.value());
+    if (!out.empty() && bytes > max_bytes) break;
+    out.push_back(std::move(e).value());
+  }
+  for (; want < hi && !(bytes > max_bytes && !out.empty()); want = want.next()) {
+    auto e = read_entry(want);
     if (!e.is_ok()) return e.status();
     bytes += raft::entry_bytes(e.value());
     if (!out.empty() && bytes > max_bytes) break;
@@ -216,7 +237,9 @@ void RaftStorage::stage_delete_entries(LogIndex from, LogIndex to) {
   // One tombstone per entry: WriteBatchWithIndex has no DeleteRange, and the
   // ranges are bounded by the compaction thresholds.
   for (LogIndex i = from; i <= to; i = i.next()) {
-    batch_.batch().Delete(batch_.db().raft_log(), log_key(i));
+    batch_.delete_unindexed(batch_.db().raft_log(), log_key(i));
+    staged();  // refresh the cache's generation before editing it
+    staged_.erase(i);
   }
 }
 
@@ -234,7 +257,12 @@ Status RaftStorage::append(std::span<const raft::Entry> ents) {
     }
   }
   auto* cf = batch_.db().raft_log();
-  for (const auto& e : ents) batch_.batch().Put(cf, log_key(e.index), encode_log_record(shard_, e));
+  staged();  // refresh the cache's generation before editing it
+  for (const auto& e : ents) {
+    std::string record = encode_log_record(shard_, e);
+    batch_.put_unindexed(cf, log_key(e.index), record);
+    staged_[e.index] = std::move(record);
+  }
   LogIndex new_last = ents.back().index;
   if (new_last < last_) stage_delete_entries(new_last.next(), last_);
   last_ = new_last;

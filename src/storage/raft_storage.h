@@ -30,6 +30,7 @@
 // Ownership: borrows the builder (and through it the RocksDb).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <span>
 #include <vector>
@@ -87,6 +88,13 @@ class RaftStorage {
   void stage_delete_entries(LogIndex from, LogIndex to);  // [from, to]
   std::string log_key(LogIndex i) const;
   std::string state_key(char tag) const;
+
+  // Log records staged since the builder's last commit: the staged writes are
+  // not indexed (see WriteBatchBuilder::put_unindexed), so reads of them are
+  // served from here. They are always the log's tail [staged_.begin, last_].
+  const std::map<LogIndex, std::string>& staged() const;
+  mutable std::map<LogIndex, std::string> staged_;
+  mutable uint64_t staged_generation_ = 0;
 
   WriteBatchBuilder& batch_;
   ShardId shard_;
