@@ -27,6 +27,8 @@
 //         atomically with the state it describes; then call
 //         on_applied(rd.apply_index) if apply_index != 0. kConfChange entries
 //         are applied to membership by the library itself inside on_applied.
+//         (d) may lag behind on another thread's schedule, provided Readys are
+//         applied and acknowledged in order.
 //      e. Serve `rd.read_states` (ok ones) once applied >= state.index;
 //         resolve clients from `rd.outcomes`.
 //      A synchronous host may do a-e and then call advance(rd).
@@ -50,6 +52,11 @@
 //     linearizable (ReadIndex §6.4 of the Raft thesis, or a valid lease).
 //   - Stale persistence acks (a (term, index) whose entry was since replaced)
 //     are ignored (the etcd "append ABA" race).
+//
+// ASSUMPTIONS beyond the contract: lease reads (ReadMode::kLease) assume tick
+// rates differ by less than lease_drift_ticks per election timeout, and that
+// a kTimeoutNow older than an election timeout is dropped by the transport
+// (a forced campaign ignores leader stickiness). docs/raft.md has the rest.
 #pragma once
 
 #include <deque>

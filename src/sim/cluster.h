@@ -152,6 +152,7 @@ class SimCluster {
   void nemesis_step();
   void new_partition(NodeId victim);
   void heal();
+  void janitor();
   void change_membership(SimNode& leader);
   SimNode* leader();
   // workload (workload.cc)
@@ -170,6 +171,7 @@ class SimCluster {
   Rng nemesis_rng_;
   Rng client_rng_;
   uint64_t now_ = 0;
+  uint64_t end_ = 0;  // the run ends here (extended while a healed cluster is stuck)
   uint64_t seq_ = 0;
   uint64_t trace_ = 0;
   bool stopped_ = false;

@@ -13,23 +13,19 @@ struct Zone {
   uint64_t hi;
 };
 
-}  // namespace
+// The operations on one written value: f = min return, s = max call.
+struct Cluster {
+  bool has_write = false;
+  uint64_t write_call = 0;
+  uint64_t f = kNever;
+  uint64_t s = 0;
+  bool read = false;
+};
 
-// Gibbons & Korach's zones for registers with a known read mapping: per
-// written value v, f = min return and s = max call over the write of v and
-// the reads of v. f < s gives a forward zone [f, s], else a backward zone
-// [s, f]. The history is linearizable iff no read precedes its write, no two
-// forward zones intersect, and no backward zone lies inside a forward zone.
-// Touching endpoints are treated as conflicts (conservative: fall back).
-bool zone_check(const std::vector<Op>& ops, std::string* why) {
-  struct Cluster {
-    bool has_write = false;
-    uint64_t write_call = 0;
-    uint64_t f = kNever;
-    uint64_t s = 0;
-    bool read = false;
-  };
-  std::map<std::string, Cluster> clusters;
+// Groups operations by value; false if the history is trivially bad (or
+// outside the fast path: duplicate written values).
+bool build_clusters(const std::vector<Op>& ops, std::map<std::string, Cluster>& clusters,
+                    std::string* why) {
   clusters[""] = Cluster{true, 0, 0, 0, false};  // the initial value, written at time 0
   for (const Op& op : ops) {
     if (!op.is_write) continue;
@@ -59,6 +55,20 @@ bool zone_check(const std::vector<Op>& ops, std::string* why) {
     c.f = std::min(c.f, op.ret);
     c.s = std::max(c.s, op.call);
   }
+  return true;
+}
+
+}  // namespace
+
+// Gibbons & Korach's zones for registers with a known read mapping: per
+// written value v, f = min return and s = max call over the write of v and
+// the reads of v. f < s gives a forward zone [f, s], else a backward zone
+// [s, f]. The history is linearizable iff no read precedes its write, no two
+// forward zones intersect, and no backward zone lies inside a forward zone.
+// Touching endpoints are treated as conflicts (conservative: fall back).
+bool zone_check(const std::vector<Op>& ops, std::string* why) {
+  std::map<std::string, Cluster> clusters;
+  if (!build_clusters(ops, clusters, why)) return false;
   std::vector<Zone> fwd, bwd;
   for (auto& [v, c] : clusters) {
     // An ambiguous write nobody read may simply not have happened.

@@ -9,6 +9,32 @@
 
 using namespace shoal::sim;
 
+namespace {
+
+// The flags that, with --start/--seeds, reproduce a run exactly.
+std::string replay_args(const SimConfig& base, const std::string& profile,
+                        const std::vector<std::string>& knobs) {
+  std::string out;
+  if (base.read_phases) out += " --read-phases";
+  if (profile != "mixed") out += " --profile " + profile;
+  if (base.chaos_ms != SimConfig{}.chaos_ms) out += " --chaos-ms " + std::to_string(base.chaos_ms);
+  if (base.heal_ms != SimConfig{}.heal_ms) out += " --heal-ms " + std::to_string(base.heal_ms);
+  for (const auto& k : knobs) out += " --knob " + k;
+  return out;
+}
+
+void accumulate(SimCluster::Stats& total, const SimCluster::Stats& s) {
+  total.events += s.events;
+  total.writes_ok += s.writes_ok;
+  total.reads_ok += s.reads_ok;
+  total.elections += s.elections;
+  total.crashes += s.crashes;
+  total.conf_changes += s.conf_changes;
+  total.snapshots += s.snapshots;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"Seeded deterministic simulation of the Shoal Raft library"};
   uint64_t start = 1, seeds = 100;
@@ -37,14 +63,7 @@ int main(int argc, char** argv) {
   }
   if (profile == "calm") base.profile = SimConfig::Profile::kCalm;
   if (profile == "churn") base.profile = SimConfig::Profile::kChurn;
-  std::string knob_args;
-  if (base.read_phases) knob_args += " --read-phases";
-  if (profile != "mixed") knob_args += " --profile " + profile;
-  if (base.chaos_ms != SimConfig{}.chaos_ms)
-    knob_args += " --chaos-ms " + std::to_string(base.chaos_ms);
-  if (base.heal_ms != SimConfig{}.heal_ms)
-    knob_args += " --heal-ms " + std::to_string(base.heal_ms);
-  for (const auto& k : knobs) knob_args += " --knob " + k;
+  std::string knob_args = replay_args(base, profile, knobs);
   auto t0 = std::chrono::steady_clock::now();
   SimCluster::Stats total;
   for (uint64_t s = start; s < start + seeds; ++s) {
@@ -52,13 +71,7 @@ int main(int argc, char** argv) {
     cfg.seed = s;
     cfg.verbose = verbose;
     SeedResult r = run_seed(cfg);
-    total.events += r.stats.events;
-    total.writes_ok += r.stats.writes_ok;
-    total.reads_ok += r.stats.reads_ok;
-    total.elections += r.stats.elections;
-    total.crashes += r.stats.crashes;
-    total.conf_changes += r.stats.conf_changes;
-    total.snapshots += r.stats.snapshots;
+    accumulate(total, r.stats);
     if (print_hash)
       std::printf("seed %llu trace %016llx\n", (unsigned long long)s,
                   (unsigned long long)r.trace_hash);

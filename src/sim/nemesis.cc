@@ -158,15 +158,17 @@ void SimCluster::heal() {
     if (!n->up) restart(*n);
   }
   // An explicit joint configuration needs someone to ask for the leave.
-  for (uint64_t t = now_ + 100; t < cfg_.chaos_ms + cfg_.heal_ms; t += 200) {
-    at(t, [this] {
-      SimNode* l = leader();
-      if (l && raft::is_joint(l->raft->conf())) {
-        (void)l->raft->propose_conf_change(raft::ConfChange{});
-        pump(*l);
-      }
-    });
+  at(now_ + 100, [this] { janitor(); });
+}
+
+// An explicit joint configuration needs someone to ask for the leave.
+void SimCluster::janitor() {
+  SimNode* l = leader();
+  if (l && raft::is_joint(l->raft->conf())) {
+    (void)l->raft->propose_conf_change(raft::ConfChange{});
+    pump(*l);
   }
+  if (now_ < end_) at(now_ + 200, [this] { janitor(); });
 }
 
 }  // namespace shoal::sim

@@ -12,7 +12,12 @@ constexpr uint64_t kTimeoutMs = 300;
 }
 
 void SimCluster::client_next(int client) {
-  if (stopped_ || now_ + kTimeoutMs + 50 > cfg_.chaos_ms + cfg_.heal_ms) return;
+  if (stopped_) return;
+  if (now_ + kTimeoutMs + 50 > end_) {
+    // Past the end for now; the run may still be extended (liveness grace).
+    at(now_ + 100, [this, client] { client_next(client); });
+    return;
+  }
   Rng& r = client_rng_;
   ClientOp op;
   op.id = static_cast<int>(ops_.size());
