@@ -59,16 +59,17 @@ Status Host::run_once() {
   }
   std::vector<std::pair<Replica*, raft::Ready>> readies;
   auto batch = store_.new_batch();
+  bool needs_sync = false;
   for (auto& [id, r] : replicas_) {
     if (!r->has_ready()) continue;
     raft::Ready rd = r->take_ready();
     r->send_now(rd, transport_);
-    r->stage(rd, *batch);
+    needs_sync |= r->stage(rd, *batch);
     readies.emplace_back(r.get(), std::move(rd));
   }
   if (readies.empty()) return Status::ok();
   if (!batch->empty()) {
-    if (Status s = store_.commit(*batch, options_.sync); !s.is_ok()) {
+    if (Status s = store_.commit(*batch, options_.sync && needs_sync); !s.is_ok()) {
       // Nothing of this batch may be acknowledged; the host stops (H16).
       failure_ = s;
       spdlog::error("node {}: raft log write failed, refusing further writes: {}", node_.value(),

@@ -47,7 +47,10 @@ class LogStore {
   virtual ~LogStore() = default;
   virtual std::unique_ptr<LogBatch> new_batch() = 0;
   // Atomic: all of the batch or none of it survives a crash; durable before
-  // returning when `sync`. An error means nothing may be acknowledged.
+  // returning when `sync` (together with every batch committed before it).
+  // sync=false means the batch holds only state that may be lost (the commit
+  // index); the store must then not sync it. An error means nothing may be
+  // acknowledged.
   virtual Status commit(LogBatch& batch, bool sync) = 0;
   // nullopt: no state for this shard (a new replica).
   virtual Result<std::optional<StoredState>> load(ShardId shard) = 0;

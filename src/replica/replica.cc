@@ -48,6 +48,7 @@ Result<std::unique_ptr<Replica>> Replica::open(ShardId shard, const ReplicaOptio
   std::unique_ptr<Replica> r(new Replica(shard, options, clock, std::move(sm)));
   r->raft_ = std::move(raft).value();
   r->applied_ = init.applied;
+  r->staged_hs_ = init.hard_state;
   r->snapshot_ = std::move(snap);
   return r;
 }
@@ -112,14 +113,31 @@ void Replica::send_now(raft::Ready& rd, Transport& transport) {
   send_all(rd.messages, snapshot_, *raft_, shard_, transport);
 }
 
-void Replica::stage(const raft::Ready& rd, LogBatch& batch) {
+bool Replica::stage(const raft::Ready& rd, LogBatch& batch) {
+  bool needs_sync = false;
   if (pending_compaction_) {
     batch.put_snapshot(shard_, snapshot_);
     pending_compaction_ = false;
+    needs_sync = true;
   }
-  if (rd.snapshot) batch.put_snapshot(shard_, *rd.snapshot);
-  if (rd.hard_state) batch.put_hard_state(shard_, *rd.hard_state);
-  batch.append(shard_, rd.entries);
+  if (rd.snapshot) {
+    batch.put_snapshot(shard_, *rd.snapshot);
+    needs_sync = true;
+  }
+  if (rd.hard_state) {
+    batch.put_hard_state(shard_, *rd.hard_state);
+    // Term and vote must be durable before anyone hears of them (H16); the
+    // commit index alone may lag (Raft keeps it volatile: a restarted node
+    // learns it again), so a batch that only advances it needs no fsync -
+    // the next synced write makes it durable anyway (the log is sequential).
+    needs_sync |= rd.hard_state->term != staged_hs_.term || rd.hard_state->vote != staged_hs_.vote;
+    staged_hs_ = *rd.hard_state;
+  }
+  if (!rd.entries.empty()) {
+    batch.append(shard_, rd.entries);
+    needs_sync = true;
+  }
+  return needs_sync;
 }
 
 void Replica::after_persist(raft::Ready& rd, Transport& transport) {

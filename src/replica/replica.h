@@ -65,7 +65,8 @@ class Replica {
   bool has_ready() const { return raft_->has_ready() || pending_compaction_; }
   raft::Ready take_ready() { return raft_->has_ready() ? raft_->ready() : raft::Ready{}; }
   void send_now(raft::Ready& rd, Transport& transport);
-  void stage(const raft::Ready& rd, LogBatch& batch);
+  // Returns whether what it staged must be fsync'd before after_persist().
+  bool stage(const raft::Ready& rd, LogBatch& batch);
   void after_persist(raft::Ready& rd, Transport& transport);
   void apply(raft::Ready& rd);
   // The node can't persist anymore: fail every pending request as unknown.
@@ -99,7 +100,8 @@ class Replica {
   env::Clock& clock_;
   std::unique_ptr<kv::StateMachine> sm_;
   std::unique_ptr<raft::Raft> raft_;
-  raft::Snapshot snapshot_;  // latest: served to followers that need one
+  raft::Snapshot snapshot_;    // latest: served to followers that need one
+  raft::HardState staged_hs_;  // the last hard state staged for persistence
   bool pending_compaction_ = false;
   LogIndex applied_;
   std::map<raft::ProposalId, ReplyCallback> proposed_;                 // awaiting an outcome

@@ -89,7 +89,7 @@ Status RocksLogStore::stage_snapshot(storage::RaftStorage& rs, const raft::Snaps
   return Status::ok();
 }
 
-Status RocksLogStore::commit(LogBatch& batch, bool /*sync: the policy decides*/) {
+Status RocksLogStore::commit(LogBatch& batch, bool sync) {
   for (auto& op : static_cast<RocksBatch&>(batch).ops) {
     ShardId shard = std::visit([](auto& o) { return o.shard; }, op);
     auto rs = shard_storage(shard);
@@ -107,7 +107,7 @@ Status RocksLogStore::commit(LogBatch& batch, bool /*sync: the policy decides*/)
     if (!st.is_ok()) return st;
   }
   ++commits_;
-  return builder_->commit();
+  return builder_->commit(/*durability_needed=*/sync);
 }
 
 Result<std::optional<StoredState>> RocksLogStore::load(ShardId shard) {

@@ -8,8 +8,8 @@
 // the previous pair, never a mix (H15). Large states will move to snapshot
 // files (docs/durable-shards.md); the interface does not change.
 //
-// The fsync policy is the builder's: `sync` in commit() is ignored when the
-// policy is kEverySec or kNo (the host passes sync=true; the policy decides).
+// The fsync policy is the builder's; commit(sync=false) (a batch that only
+// advances commit indexes) is never synced, whatever the policy.
 //
 // Thread-safety: none; the host's thread owns it.
 #pragma once

@@ -54,13 +54,13 @@ bool WriteBatchBuilder::sync_due(int64_t now_ns) const {
   return true;
 }
 
-Status WriteBatchBuilder::commit() {
+Status WriteBatchBuilder::commit(bool durability_needed) {
   if (!health_.is_ok()) return health_;
   last_synced_ = false;
   if (count() == 0) return Status::ok();
   int64_t now = clock_.monotonic_ns();
   rocksdb::WriteOptions wo;
-  wo.sync = sync_due(now);
+  wo.sync = durability_needed && sync_due(now);
   Status s = from_rocks(db_.db()->Write(wo, batch_.GetWriteBatch()), "group commit");
   if (!s.is_ok()) {
     health_ = s;

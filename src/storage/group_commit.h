@@ -59,8 +59,10 @@ class WriteBatchBuilder {
   // the next commit().
   std::unique_ptr<rocksdb::Iterator> new_iterator(rocksdb::ColumnFamilyHandle* cf) const;
 
-  // Writes the staged batch (possibly empty) and clears it.
-  Status commit();
+  // Writes the staged batch (possibly empty) and clears it. With
+  // durability_needed=false the write is not synced whatever the policy
+  // (the caller staged only state it may lose).
+  Status commit(bool durability_needed = true);
   // kEverySec: syncs the WAL if unsynced writes are older than one second.
   // Call from the host's timer; no-op for the other policies.
   Status sync_if_due();
