@@ -96,8 +96,20 @@ std::vector<std::pair<std::string, int64_t>> Store::collect_expired(int64_t now_
   return out;
 }
 
+namespace {
+thread_local std::vector<std::string>* tls_expired_collector = nullptr;
+}  // namespace
+
+Store::ExpiredCollector::ExpiredCollector(std::vector<std::string>* out)
+    : previous_(tls_expired_collector) {
+  tls_expired_collector = out;
+}
+
+Store::ExpiredCollector::~ExpiredCollector() { tls_expired_collector = previous_; }
+
 void Store::note_expired(std::string_view key) {
-  if (expired_seen_.size() < kMaxExpiredSeen) expired_seen_.emplace_back(key);
+  std::vector<std::string>* out = tls_expired_collector ? tls_expired_collector : &expired_seen_;
+  if (out->size() < kMaxExpiredSeen) out->emplace_back(key);
 }
 
 std::vector<std::string> Store::take_expired_seen() {

@@ -56,6 +56,17 @@ class Store {
   // Keys found expired by reads since the last call (bounded).
   std::vector<std::string> take_expired_seen();
 
+  // While alive, expired keys met by reads on this thread go to `out`
+  // instead of the store's own list: lets several threads read concurrently.
+  class ExpiredCollector {
+   public:
+    explicit ExpiredCollector(std::vector<std::string>* out);
+    ~ExpiredCollector();
+
+   private:
+    std::vector<std::string>* previous_;
+  };
+
   size_t size() const { return engine_->size(); }
   size_t expires_count() const { return expires_.size(); }
   const storage::Engine& engine() const { return *engine_; }

@@ -146,6 +146,8 @@ void Replica::after_persist(raft::Ready& rd, Transport& transport) {
 }
 
 void Replica::apply(raft::Ready& rd) {
+  std::unique_lock<std::shared_mutex> lock;
+  if (apply_lock_) lock = std::unique_lock<std::shared_mutex>(*apply_lock_);
   if (rd.snapshot) {
     // Snapshot bytes are checksummed; a bad one here means a peer or disk
     // corrupted them after the transport's checks: stop rather than serve it.

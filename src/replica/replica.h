@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <shared_mutex>
 #include <vector>
 
 #include "env/clock.h"
@@ -71,6 +72,9 @@ class Replica {
   void apply(raft::Ready& rd);
   // The node can't persist anymore: fail every pending request as unknown.
   void fail_all(const Status& why);
+  // Readers on other threads take `mu` shared while reading the state
+  // machine; apply() takes it exclusively while changing it.
+  void set_apply_lock(std::shared_mutex* mu) { apply_lock_ = mu; }
 
   raft::Raft& raft() { return *raft_; }
   kv::StateMachine& state_machine() { return *sm_; }
@@ -100,8 +104,9 @@ class Replica {
   env::Clock& clock_;
   std::unique_ptr<kv::StateMachine> sm_;
   std::unique_ptr<raft::Raft> raft_;
-  raft::Snapshot snapshot_;    // latest: served to followers that need one
-  raft::HardState staged_hs_;  // the last hard state staged for persistence
+  raft::Snapshot snapshot_;  // latest: served to followers that need one
+  raft::HardState staged_hs_;
+  std::shared_mutex* apply_lock_ = nullptr;  // the last hard state staged for persistence
   bool pending_compaction_ = false;
   LogIndex applied_;
   std::map<raft::ProposalId, ReplyCallback> proposed_;                 // awaiting an outcome

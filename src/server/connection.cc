@@ -171,6 +171,11 @@ void Connection::execute(const std::vector<std::string_view>& args) {
   const kv::CommandSpec* keyspace = dispatch(server_, session_, *info_, args, sink);
   writer_.set_protocol(session_.protocol);
   if (target != &out_ && !keyspace) slot_bytes_ += target->size();
+  // A read with nothing of this client in flight may be served right here.
+  if (keyspace && !keyspace->is_write() && target == &out_ &&
+      server_.keyspace().try_read_local(*keyspace, args, sink)) {
+    keyspace = nullptr;
+  }
   if (keyspace) {
     if (target != &out_)
       slots_.back().done = false;

@@ -41,6 +41,7 @@ Status KeyspaceService::start() {
   opts.replica.compact_after_entries = config_.compact_after_entries;
   node_ = std::make_unique<node::Node>(opts, *store_, *transport_, clock_);
   if (Status s = node_->open(); !s.is_ok()) return s;
+  node_->replica()->set_apply_lock(&state_mu_);
   // Replay to the end of the log before serving.
   for (int i = 0; i < 1000 && node_->replica()->raft().has_ready(); ++i) {
     if (Status s = node_->run_once(); !s.is_ok()) return s;
@@ -145,7 +146,28 @@ void KeyspaceService::schedule_expiry() {
   });
 }
 
+bool KeyspaceService::try_read_local(const kv::CommandSpec& spec,
+                                     std::span<const std::string_view> args, kv::ReplySink& out) {
+  if (!local_reads_.load(std::memory_order_acquire)) return false;
+  kv::RecordedReply reply;
+  std::vector<std::string> expired;
+  {
+    std::shared_lock lock(state_mu_);
+    kv::Store::ExpiredCollector collect(&expired);
+    int64_t now = clock_.now_ms();
+    node_->replica()->state_machine().read(spec, args, now,
+                                           static_cast<uint64_t>(clock_.monotonic_ns()), reply);
+  }
+  if (!expired.empty()) return false;
+  reply.replay(out);
+  return true;
+}
+
 void KeyspaceService::publish_counters() {
+  replica::Replica* r = node_->replica();
+  bool single_voter_leader = r && r->is_leader() && r->raft().conf().voters.size() == 1 &&
+                             r->raft().conf().voters_outgoing.empty() && node_->healthy();
+  local_reads_.store(single_voter_leader, std::memory_order_release);
   dbsize_.store(node_->dbsize(), std::memory_order_relaxed);
   expires_.store(node_->expires_count(), std::memory_order_relaxed);
 }

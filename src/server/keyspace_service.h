@@ -15,6 +15,8 @@
 #include <asio.hpp>
 #include <atomic>
 #include <memory>
+#include <shared_mutex>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -58,6 +60,16 @@ class KeyspaceService {
 
   void submit(uint64_t client, std::shared_ptr<CompletionSink> sink,
               std::vector<KeyspaceRequest> requests);
+
+  // Serves a read on the caller's thread when that is linearizable: this node
+  // is the only voter and leads, so every acknowledged write is already
+  // applied (a write is acknowledged after it is applied). The caller must
+  // have no earlier command of the same client still in flight (per-client
+  // order). Returns false - writing nothing - when the read must take the
+  // normal path: not a single-voter leader, or the read met an expired key
+  // (whose delete the leader must propose first, as Redis deletes on access).
+  bool try_read_local(const kv::CommandSpec& spec, std::span<const std::string_view> args,
+                      kv::ReplySink& out);
   // The client went away: drop its queued commands.
   void cancel(uint64_t client);
 
@@ -90,6 +102,9 @@ class KeyspaceService {
   std::vector<std::pair<std::shared_ptr<CompletionSink>, std::vector<KeyspaceCompletion>>> outbox_;
   std::atomic<uint64_t> dbsize_{0}, expires_{0}, expired_total_{0}, batches_{0};
   std::atomic<bool> healthy_{true};
+  std::atomic<bool> local_reads_{false};
+  // Shared by local readers, exclusive while the raft loop applies entries.
+  std::shared_mutex state_mu_;
 };
 
 }  // namespace shoal::server

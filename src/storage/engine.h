@@ -10,7 +10,9 @@
 // only on the contents (slot, then a hash of the key, then the key). That is
 // what lets every replica of a shard apply the same log to the same state.
 //
-// Thread-safety: none; the owner serializes all calls.
+// Thread-safety: mutations are serialized by the owner. Concurrent readers
+// (get, get_and_touch, access_time, scan, ...) are allowed while no mutation
+// runs: the owner guards the engine with a reader-writer lock.
 #pragma once
 
 #include <cstdint>

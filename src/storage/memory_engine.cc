@@ -10,7 +10,7 @@ constexpr int kHashBits = 48;
 constexpr uint64_t kHashMask = (uint64_t{1} << kHashBits) - 1;
 }  // namespace
 
-size_t MemoryEngine::Hash::operator()(std::string_view s) const noexcept {
+size_t MemoryEngine::Hash::operator()(std::string_view s) const {
   return XXH3_64bits(s.data(), s.size());
 }
 
@@ -30,14 +30,14 @@ std::optional<std::string_view> MemoryEngine::get(std::string_view key) const {
 std::optional<std::string_view> MemoryEngine::get_and_touch(std::string_view key, int64_t now_ms) {
   auto it = map_.find(key);
   if (it == map_.end()) return std::nullopt;
-  it->second.access_ms = now_ms;
+  it->second.access_ms.store(now_ms, std::memory_order_relaxed);
   return std::string_view(it->second.value);
 }
 
 std::optional<int64_t> MemoryEngine::access_time(std::string_view key) const {
   auto it = map_.find(key);
   if (it == map_.end()) return std::nullopt;
-  return it->second.access_ms;
+  return it->second.access_ms.load(std::memory_order_relaxed);
 }
 
 void MemoryEngine::put(Slot slot, std::string_view key, std::string value, int64_t now_ms) {
@@ -45,11 +45,12 @@ void MemoryEngine::put(Slot slot, std::string_view key, std::string value, int64
   if (it != map_.end()) {
     SHOAL_ASSERT((it->second.order >> kHashBits) == slot.value());
     it->second.value = std::move(value);
-    it->second.access_ms = now_ms;
+    it->second.access_ms.store(now_ms, std::memory_order_relaxed);
     return;
   }
   uint64_t order = order_of(slot, key);
-  auto [node, inserted] = map_.emplace(std::string(key), Item{std::move(value), order, now_ms});
+  auto [node, inserted] = map_.emplace(std::piecewise_construct, std::forward_as_tuple(key),
+                                       std::forward_as_tuple(std::move(value), order, now_ms));
   SHOAL_ASSERT(inserted);
   index_.emplace(order, std::string_view(node->first));
   ++slot_counts_[slot.value()];
