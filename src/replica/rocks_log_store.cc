@@ -2,22 +2,26 @@
 
 #include <variant>
 
+#include "replica/raft_record_conversion.h"
+
 namespace shoal::replica {
 namespace {
 
 // The ops of one host iteration, replayed into RaftStorage at commit time in
-// the order the Raft contract requires (snapshot, hard state, entries).
+// the order the Raft contract requires (snapshot, hard state, entries). They
+// hold storage's records, converted from raft's types as they are queued.
 struct SnapshotOp {
   ShardId shard;
-  raft::Snapshot snap;
+  storage::SnapshotRecord meta;
+  std::string data;
 };
 struct HardStateOp {
   ShardId shard;
-  raft::HardState hs;
+  storage::HardStateRecord hs;
 };
 struct AppendOp {
   ShardId shard;
-  std::vector<raft::Entry> entries;
+  std::vector<storage::LogRecord> entries;
 };
 struct CompactOp {
   ShardId shard;
@@ -28,13 +32,13 @@ using Op = std::variant<SnapshotOp, HardStateOp, AppendOp, CompactOp>;
 class RocksBatch final : public LogBatch {
  public:
   void put_snapshot(ShardId s, const raft::Snapshot& snap) override {
-    ops.emplace_back(SnapshotOp{s, snap});
+    ops.emplace_back(SnapshotOp{s, to_record(snap.meta), snap.data});
   }
   void put_hard_state(ShardId s, const raft::HardState& hs) override {
-    ops.emplace_back(HardStateOp{s, hs});
+    ops.emplace_back(HardStateOp{s, to_record(hs)});
   }
   void append(ShardId s, const std::vector<raft::Entry>& e) override {
-    if (!e.empty()) ops.emplace_back(AppendOp{s, e});
+    if (!e.empty()) ops.emplace_back(AppendOp{s, to_records(e)});
   }
   void compact(ShardId s, LogIndex i) override { ops.emplace_back(CompactOp{s, i}); }
   bool empty() const override { return ops.empty(); }
@@ -75,17 +79,18 @@ Result<storage::RaftStorage*> RocksLogStore::shard_storage(ShardId shard) {
 
 // Our own compaction keeps the entries after the snapshot; a snapshot received
 // from the leader replaces the whole log.
-Status RocksLogStore::stage_snapshot(storage::RaftStorage& rs, const raft::Snapshot& snap) {
-  LogIndex at = snap.meta.index;
+Status RocksLogStore::stage_snapshot(storage::RaftStorage& rs, const storage::SnapshotRecord& meta,
+                                     const std::string& data) {
+  LogIndex at = meta.index;
   auto term =
       at <= rs.last_index() && at >= rs.snapshot_meta().index ? rs.term(at) : Result<Term>(Term(0));
-  if (term.is_ok() && term.value() == snap.meta.term && at <= rs.last_index() &&
+  if (term.is_ok() && term.value() == meta.term && at <= rs.last_index() &&
       at > rs.snapshot_meta().index) {
-    if (Status s = rs.compact(at, snap.meta.conf); !s.is_ok()) return s;
+    if (Status s = rs.compact(at, meta.conf); !s.is_ok()) return s;
   } else {
-    rs.apply_snapshot(snap.meta);
+    rs.apply_snapshot(meta);
   }
-  builder_->batch().Put(db_->raft_state(), data_key(rs.shard()), snap.data);
+  builder_->batch().Put(db_->raft_state(), data_key(rs.shard()), data);
   return Status::ok();
 }
 
@@ -96,7 +101,7 @@ Status RocksLogStore::commit(LogBatch& batch, bool sync) {
     if (!rs.is_ok()) return rs.status();
     Status st;
     if (auto* o = std::get_if<SnapshotOp>(&op)) {
-      st = stage_snapshot(*rs.value(), o->snap);
+      st = stage_snapshot(*rs.value(), o->meta, o->data);
     } else if (auto* o = std::get_if<HardStateOp>(&op)) {
       rs.value()->set_hard_state(o->hs);
     } else if (auto* o = std::get_if<AppendOp>(&op)) {
@@ -117,15 +122,16 @@ Result<std::optional<StoredState>> RocksLogStore::load(ShardId shard) {
   if (!init.is_ok()) return init.status();
   auto blob = builder_->get(db_->raft_state(), data_key(shard));
   if (!blob.is_ok()) return blob.status();
-  raft::InitialState& st = init.value();
+  storage::RaftStateRecord& st = init.value();
   if (st.hard_state.term.value() == 0 && st.snapshot.index.value() == 0 && !blob.value()) {
     return std::optional<StoredState>();  // nothing stored: a new replica
   }
   StoredState out;
-  out.hard_state = st.hard_state;
-  out.snapshot.meta = st.snapshot;
+  out.hard_state = from_record(st.hard_state);
+  out.snapshot.meta = from_record(st.snapshot);
   out.snapshot.data = blob.value().value_or("");
-  out.entries = std::move(st.entries);
+  out.entries.reserve(st.entries.size());
+  for (auto& r : st.entries) out.entries.push_back(from_record(std::move(r)));
   return std::optional<StoredState>(std::move(out));
 }
 

@@ -41,7 +41,8 @@ class RocksLogStore final : public LogStore {
  private:
   RocksLogStore() = default;
   Result<storage::RaftStorage*> shard_storage(ShardId shard);
-  Status stage_snapshot(storage::RaftStorage& rs, const raft::Snapshot& snap);
+  Status stage_snapshot(storage::RaftStorage& rs, const storage::SnapshotRecord& meta,
+                        const std::string& data);
   std::string data_key(ShardId shard) const;
 
   std::unique_ptr<storage::RocksDb> db_;

@@ -23,7 +23,7 @@ constexpr int64_t kSec = 1'000'000'000;
 const std::string kDir = "/node";
 
 storage::SnapshotHeader test_header() {
-  raft::ConfState conf;
+  storage::ConfRecord conf;
   conf.voters = {NodeId(1), NodeId(2), NodeId(3)};
   return storage::SnapshotHeader{ShardId(7), LogIndex(1234), Term(5), conf};
 }

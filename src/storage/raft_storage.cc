@@ -21,7 +21,7 @@ uint32_t record_crc(ShardId shard, LogIndex index, std::string_view term_type,
 
 }  // namespace
 
-std::string encode_log_record(ShardId shard, const raft::Entry& e) {
+std::string encode_log_record(ShardId shard, const LogRecord& e) {
   std::string out;
   out.reserve(kRecordHeader + e.data.size());
   put_fixed64(out, e.term.value());
@@ -31,7 +31,7 @@ std::string encode_log_record(ShardId shard, const raft::Entry& e) {
   return out;
 }
 
-Result<raft::Entry> decode_log_record(ShardId shard, LogIndex index, std::string_view value) {
+Result<LogRecord> decode_log_record(ShardId shard, LogIndex index, std::string_view value) {
   if (value.size() < kRecordHeader) {
     return Status::corruption("log record " + std::to_string(index.value()) + ": too short");
   }
@@ -45,10 +45,10 @@ Result<raft::Entry> decode_log_record(ShardId shard, LogIndex index, std::string
     return Status::corruption("log record " + std::to_string(index.value()) + " of shard " +
                               std::to_string(shard.value()) + ": checksum mismatch");
   }
-  if (type > static_cast<uint8_t>(raft::EntryType::kConfChange)) {
+  if (type > kMaxLogRecordType) {
     return Status::corruption("log record " + std::to_string(index.value()) + ": bad type");
   }
-  return raft::Entry{Term(term), index, static_cast<raft::EntryType>(type), std::string(data)};
+  return LogRecord{Term(term), index, type, std::string(data)};
 }
 
 std::string RaftStorage::log_key(LogIndex i) const {
@@ -167,7 +167,7 @@ const std::map<LogIndex, std::string>& RaftStorage::staged() const {
   return staged_;
 }
 
-Result<raft::Entry> RaftStorage::read_entry(LogIndex i) const {
+Result<LogRecord> RaftStorage::read_entry(LogIndex i) const {
   if (auto it = staged().find(i); it != staged().end()) {
     return decode_log_record(shard_, i, it->second);
   }
@@ -189,11 +189,11 @@ Result<Term> RaftStorage::term(LogIndex i) const {
   return e.value().term;
 }
 
-Result<std::vector<raft::Entry>> RaftStorage::entries(LogIndex lo, LogIndex hi,
-                                                      size_t max_bytes) const {
+Result<std::vector<LogRecord>> RaftStorage::entries(LogIndex lo, LogIndex hi,
+                                                    size_t max_bytes) const {
   if (lo < first_index()) return Status::not_found("entries compacted");
   if (hi > last_.next() || lo > hi) return Status::invalid_argument("entries: bad range");
-  std::vector<raft::Entry> out;
+  std::vector<LogRecord> out;
   // Staged records are the log's tail; everything before them is in the DB.
   LogIndex db_hi = hi;
   if (!staged().empty() && staged().begin()->first < db_hi) db_hi = staged().begin()->first;
@@ -208,24 +208,24 @@ Result<std::vector<raft::Entry>> RaftStorage::entries(LogIndex lo, LogIndex hi,
     }
     auto e = decode_log_record(shard_, want, it->value().ToStringView());
     if (!e.is_ok()) return e.status();
-    bytes += raft::entry_bytes(e.value());
+    bytes += log_record_bytes(e.value());
     if (!out.empty() && bytes > max_bytes) break;
     out.push_back(std::move(e).value());
   }
   for (; want < hi && !(bytes > max_bytes && !out.empty()); want = want.next()) {
     auto e = read_entry(want);
     if (!e.is_ok()) return e.status();
-    bytes += raft::entry_bytes(e.value());
+    bytes += log_record_bytes(e.value());
     if (!out.empty() && bytes > max_bytes) break;
     out.push_back(std::move(e).value());
   }
   return out;
 }
 
-Result<raft::InitialState> RaftStorage::initial_state() const {
+Result<RaftStateRecord> RaftStorage::initial_state() const {
   auto ents = entries(first_index(), last_.next(), std::numeric_limits<size_t>::max());
   if (!ents.is_ok()) return ents.status();
-  raft::InitialState st;
+  RaftStateRecord st;
   st.hard_state = hard_state_;
   st.snapshot = snapshot_;
   st.entries = std::move(ents).value();
@@ -243,7 +243,7 @@ void RaftStorage::stage_delete_entries(LogIndex from, LogIndex to) {
   }
 }
 
-Status RaftStorage::append(std::span<const raft::Entry> ents) {
+Status RaftStorage::append(std::span<const LogRecord> ents) {
   if (ents.empty()) return Status::ok();
   LogIndex start = ents.front().index;
   if (start < first_index() || start > last_.next()) {
@@ -271,7 +271,7 @@ Status RaftStorage::append(std::span<const raft::Entry> ents) {
   return Status::ok();
 }
 
-void RaftStorage::set_hard_state(const raft::HardState& hs) {
+void RaftStorage::set_hard_state(const HardStateRecord& hs) {
   hard_state_ = hs;
   batch_.batch().Put(batch_.db().raft_state(), state_key('h'), encode_hard_state(hs));
 }
@@ -281,7 +281,7 @@ void RaftStorage::set_applied(LogIndex applied) {
   batch_.batch().Put(batch_.db().raft_state(), state_key('a'), encode_index(applied));
 }
 
-void RaftStorage::apply_snapshot(const raft::SnapshotMeta& meta) {
+void RaftStorage::apply_snapshot(const SnapshotRecord& meta) {
   if (last_ >= first_index()) stage_delete_entries(first_index(), last_);
   snapshot_ = meta;
   last_ = meta.index;
@@ -291,13 +291,13 @@ void RaftStorage::apply_snapshot(const raft::SnapshotMeta& meta) {
   batch_.batch().Put(cf, state_key('k'), encode_index(ack_));
 }
 
-Status RaftStorage::compact(LogIndex upto, const raft::ConfState& conf) {
+Status RaftStorage::compact(LogIndex upto, const ConfRecord& conf) {
   if (upto <= snapshot_.index) return Status::ok();
   if (upto > last_) return Status::invalid_argument("compact beyond the last index");
   auto t = term(upto);
   if (!t.is_ok()) return t.status();
   stage_delete_entries(first_index(), upto);
-  snapshot_ = raft::SnapshotMeta{upto, t.value(), conf};
+  snapshot_ = SnapshotRecord{upto, t.value(), conf};
   batch_.batch().Put(batch_.db().raft_state(), state_key('s'), encode_snapshot_meta(snapshot_));
   return Status::ok();
 }

@@ -36,9 +36,8 @@
 #include <vector>
 
 #include "base/status.h"
-#include "raft/raft.h"
-#include "raft/types.h"
 #include "storage/group_commit.h"
+#include "storage/raft_records.h"
 
 namespace shoal::storage {
 
@@ -53,29 +52,28 @@ class RaftStorage {
   // Term of entry i, for i in [snapshot index, last index].
   Result<Term> term(LogIndex i) const;
   // Entries [lo, hi), lo >= first_index(), hi <= last_index()+1, stopping once
-  // `max_bytes` (raft::entry_bytes) is exceeded; at least one entry if lo < hi.
-  Result<std::vector<raft::Entry>> entries(LogIndex lo, LogIndex hi, size_t max_bytes) const;
-  const raft::HardState& hard_state() const { return hard_state_; }
+  // `max_bytes` (log_record_bytes) is exceeded; at least one entry if lo < hi.
+  Result<std::vector<LogRecord>> entries(LogIndex lo, LogIndex hi, size_t max_bytes) const;
+  const HardStateRecord& hard_state() const { return hard_state_; }
   LogIndex applied() const { return applied_; }
-  const raft::SnapshotMeta& snapshot_meta() const { return snapshot_; }
+  const SnapshotRecord& snapshot_meta() const { return snapshot_; }
   LogIndex persisted_ack() const { return ack_; }
-  // What raft::Raft::open needs after a restart (the whole log is read and
-  // CRC-checked).
-  Result<raft::InitialState> initial_state() const;
+  // The state Raft restarts from (the whole log is read and CRC-checked).
+  Result<RaftStateRecord> initial_state() const;
 
   // --- staged writes ---
   // Appends contiguous entries; those at >= entries[0].index are replaced and
   // any stored beyond the new last are deleted. entries[0].index must be in
   // [first_index(), last_index()+1].
-  Status append(std::span<const raft::Entry> entries);
-  void set_hard_state(const raft::HardState& hs);
+  Status append(std::span<const LogRecord> entries);
+  void set_hard_state(const HardStateRecord& hs);
   // Stage this in the same batch as the state-machine writes it describes.
   void set_applied(LogIndex applied);
   // Installs a received snapshot's meta: the whole log is discarded.
-  void apply_snapshot(const raft::SnapshotMeta& meta);
+  void apply_snapshot(const SnapshotRecord& meta);
   // The state machine at `upto` is durable: the log up to `upto` is deleted and
   // the snapshot meta moves to (upto, term(upto), conf). upto <= last_index().
-  Status compact(LogIndex upto, const raft::ConfState& conf);
+  Status compact(LogIndex upto, const ConfRecord& conf);
 
   ShardId shard() const { return shard_; }
 
@@ -84,7 +82,7 @@ class RaftStorage {
   Status load_state();
   Status load_log_bounds();
   Status check_tail();
-  Result<raft::Entry> read_entry(LogIndex i) const;
+  Result<LogRecord> read_entry(LogIndex i) const;
   void stage_delete_entries(LogIndex from, LogIndex to);  // [from, to]
   std::string log_key(LogIndex i) const;
   std::string state_key(char tag) const;
@@ -98,15 +96,15 @@ class RaftStorage {
 
   WriteBatchBuilder& batch_;
   ShardId shard_;
-  raft::HardState hard_state_;
-  raft::SnapshotMeta snapshot_;
+  HardStateRecord hard_state_;
+  SnapshotRecord snapshot_;
   LogIndex applied_;
   LogIndex ack_;
   LogIndex last_;
 };
 
 // The log record codec, exposed for tests and tools.
-std::string encode_log_record(ShardId shard, const raft::Entry& e);
-Result<raft::Entry> decode_log_record(ShardId shard, LogIndex index, std::string_view value);
+std::string encode_log_record(ShardId shard, const LogRecord& e);
+Result<LogRecord> decode_log_record(ShardId shard, LogIndex index, std::string_view value);
 
 }  // namespace shoal::storage

@@ -21,13 +21,13 @@ class FakeClock final : public env::Clock {
   int64_t ns_ = 1'000'000'000;
 };
 
-raft::Entry entry(uint64_t term, uint64_t index, std::string data = "") {
+LogRecord entry(uint64_t term, uint64_t index, std::string data = "") {
   if (data.empty()) data = "e" + std::to_string(index) + "t" + std::to_string(term);
-  return raft::Entry{Term(term), LogIndex(index), raft::EntryType::kNormal, data};
+  return LogRecord{Term(term), LogIndex(index), kLogRecordNormal, data};
 }
 
-std::vector<raft::Entry> entries(uint64_t term, uint64_t from, uint64_t to) {
-  std::vector<raft::Entry> out;
+std::vector<LogRecord> entries(uint64_t term, uint64_t from, uint64_t to) {
+  std::vector<LogRecord> out;
   for (uint64_t i = from; i <= to; ++i) out.push_back(entry(term, i));
   return out;
 }
@@ -93,7 +93,7 @@ TEST_F(RaftStorageTest, AppendReadAndByteLimit) {
   ASSERT_TRUE(all.is_ok());
   ASSERT_EQ(all.value().size(), 10u);
   EXPECT_EQ(all.value()[4].data, "e5t1");
-  size_t one = raft::entry_bytes(all.value()[0]);
+  size_t one = log_record_bytes(all.value()[0]);
   EXPECT_EQ(rs->entries(LogIndex(1), LogIndex(11), 3 * one).value().size(), 3u);
   EXPECT_EQ(rs->entries(LogIndex(1), LogIndex(11), 0).value().size(), 1u);  // at least one
   EXPECT_EQ(rs->term(LogIndex(7)).value(), Term(1));
@@ -123,7 +123,7 @@ TEST_F(RaftStorageTest, CompactionAndSnapshot) {
   auto rs = open(1);
   ASSERT_TRUE(rs->append(entries(3, 1, 20)).is_ok());
   commit();
-  raft::ConfState conf;
+  ConfRecord conf;
   conf.voters = {NodeId(1), NodeId(2), NodeId(3)};
   ASSERT_TRUE(rs->compact(LogIndex(15), conf).is_ok());
   commit();
@@ -134,7 +134,7 @@ TEST_F(RaftStorageTest, CompactionAndSnapshot) {
   EXPECT_EQ(rs->entries(LogIndex(16), LogIndex(21), 1 << 20).value().size(), 5u);
   EXPECT_FALSE(rs->compact(LogIndex(30), conf).is_ok());
 
-  raft::SnapshotMeta meta{LogIndex(100), Term(7), conf};
+  SnapshotRecord meta{LogIndex(100), Term(7), conf};
   rs->apply_snapshot(meta);
   commit();
   reopen_db(FsyncPolicy::kNo);
@@ -149,7 +149,7 @@ TEST_F(RaftStorageTest, CompactionAndSnapshot) {
 TEST_F(RaftStorageTest, StateRoundtripsAcrossRestart) {
   auto rs = open(4);
   ASSERT_TRUE(rs->append(entries(2, 1, 5)).is_ok());
-  rs->set_hard_state(raft::HardState{Term(2), NodeId(3), LogIndex(4)});
+  rs->set_hard_state(HardStateRecord{Term(2), NodeId(3), LogIndex(4)});
   rs->set_applied(LogIndex(3));
   commit();
   auto before = rs->initial_state();
@@ -157,7 +157,7 @@ TEST_F(RaftStorageTest, StateRoundtripsAcrossRestart) {
   rs.reset();
   reopen_db(FsyncPolicy::kAlways);
   rs = open(4);
-  EXPECT_EQ(rs->hard_state(), (raft::HardState{Term(2), NodeId(3), LogIndex(4)}));
+  EXPECT_EQ(rs->hard_state(), (HardStateRecord{Term(2), NodeId(3), LogIndex(4)}));
   EXPECT_EQ(rs->applied(), LogIndex(3));
   auto after = rs->initial_state();
   ASSERT_TRUE(after.is_ok());
@@ -177,7 +177,7 @@ TEST_F(RaftStorageTest, GroupCommitOfManyShardsInOneWrite) {
   for (int s = 1; s <= kShards; ++s) shards.push_back(open(s));
   for (int s = 0; s < kShards; ++s) {
     ASSERT_TRUE(shards[s]->append(entries(1, 1, 3)).is_ok());
-    shards[s]->set_hard_state(raft::HardState{Term(1), NodeId(1), LogIndex(2)});
+    shards[s]->set_hard_state(HardStateRecord{Term(1), NodeId(1), LogIndex(2)});
     shards[s]->set_applied(LogIndex(2));
   }
   // entries + ack marker + hard state + applied, for every shard, in one batch.
@@ -288,7 +288,7 @@ TEST_F(RaftStorageTest, TornTailPastTheAckIsDropped) {
 
 TEST_F(RaftStorageTest, CorruptHardStateRefusesToOpen) {
   auto rs = open(1);
-  rs->set_hard_state(raft::HardState{Term(9), NodeId(2), LogIndex(0)});
+  rs->set_hard_state(HardStateRecord{Term(9), NodeId(2), LogIndex(0)});
   commit();
   std::string k;
   put_big_endian64(k, 1);

@@ -34,7 +34,7 @@
 #include <string_view>
 
 #include "base/status.h"
-#include "raft/types.h"
+#include "storage/raft_records.h"
 
 namespace shoal::storage {
 
@@ -46,7 +46,7 @@ struct SnapshotHeader {
   ShardId shard;
   LogIndex index;
   Term term;
-  raft::ConfState conf;
+  ConfRecord conf;
   bool operator==(const SnapshotHeader&) const = default;
 };
 

@@ -12,7 +12,7 @@ namespace {
 using Records = std::vector<std::pair<std::string, std::string>>;
 
 SnapshotHeader test_header() {
-  raft::ConfState conf;
+  ConfRecord conf;
   conf.voters = {NodeId(1), NodeId(2), NodeId(3)};
   conf.learners = {NodeId(9)};
   return SnapshotHeader{ShardId(7), LogIndex(1234), Term(5), conf};

@@ -44,7 +44,7 @@ bool get_nodes(ByteReader& in, std::vector<NodeId>* out) {
 
 }  // namespace
 
-std::string encode_hard_state(const raft::HardState& hs) {
+std::string encode_hard_state(const HardStateRecord& hs) {
   std::string out(1, kVersion);
   put_fixed64(out, hs.term.value());
   put_fixed64(out, hs.vote.value());
@@ -52,7 +52,7 @@ std::string encode_hard_state(const raft::HardState& hs) {
   return seal(std::move(out));
 }
 
-Result<raft::HardState> decode_hard_state(std::string_view bytes) {
+Result<HardStateRecord> decode_hard_state(std::string_view bytes) {
   auto body = unseal(bytes, "hard state");
   if (!body.is_ok()) return body.status();
   ByteReader in(body.value());
@@ -60,7 +60,7 @@ Result<raft::HardState> decode_hard_state(std::string_view bytes) {
   auto vote = in.fixed64();
   auto commit = in.fixed64();
   if (!commit || !in.empty()) return Status::corruption("hard state: bad length");
-  return raft::HardState{Term(*term), NodeId(*vote), LogIndex(*commit)};
+  return HardStateRecord{Term(*term), NodeId(*vote), LogIndex(*commit)};
 }
 
 std::string encode_index(LogIndex index) {
@@ -78,7 +78,7 @@ Result<LogIndex> decode_index(std::string_view bytes) {
   return LogIndex(*v);
 }
 
-void put_conf_state(std::string& out, const raft::ConfState& cs) {
+void put_conf_state(std::string& out, const ConfRecord& cs) {
   put_nodes(out, cs.voters);
   put_nodes(out, cs.voters_outgoing);
   put_nodes(out, cs.learners);
@@ -86,8 +86,8 @@ void put_conf_state(std::string& out, const raft::ConfState& cs) {
   out.push_back(cs.auto_leave ? 1 : 0);
 }
 
-std::optional<raft::ConfState> get_conf_state(ByteReader& in) {
-  raft::ConfState cs;
+std::optional<ConfRecord> get_conf_state(ByteReader& in) {
+  ConfRecord cs;
   if (!get_nodes(in, &cs.voters) || !get_nodes(in, &cs.voters_outgoing) ||
       !get_nodes(in, &cs.learners) || !get_nodes(in, &cs.learners_next)) {
     return std::nullopt;
@@ -98,7 +98,7 @@ std::optional<raft::ConfState> get_conf_state(ByteReader& in) {
   return cs;
 }
 
-std::string encode_snapshot_meta(const raft::SnapshotMeta& meta) {
+std::string encode_snapshot_meta(const SnapshotRecord& meta) {
   std::string out(1, kVersion);
   put_fixed64(out, meta.index.value());
   put_fixed64(out, meta.term.value());
@@ -106,7 +106,7 @@ std::string encode_snapshot_meta(const raft::SnapshotMeta& meta) {
   return seal(std::move(out));
 }
 
-Result<raft::SnapshotMeta> decode_snapshot_meta(std::string_view bytes) {
+Result<SnapshotRecord> decode_snapshot_meta(std::string_view bytes) {
   auto body = unseal(bytes, "snapshot meta");
   if (!body.is_ok()) return body.status();
   ByteReader in(body.value());
@@ -115,7 +115,7 @@ Result<raft::SnapshotMeta> decode_snapshot_meta(std::string_view bytes) {
   if (!term) return Status::corruption("snapshot meta: truncated");
   auto conf = get_conf_state(in);
   if (!conf || !in.empty()) return Status::corruption("snapshot meta: bad conf state");
-  return raft::SnapshotMeta{LogIndex(*index), Term(*term), std::move(*conf)};
+  return SnapshotRecord{LogIndex(*index), Term(*term), std::move(*conf)};
 }
 
 }  // namespace shoal::storage

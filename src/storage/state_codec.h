@@ -6,27 +6,28 @@
 // Integers inside values are little-endian (base/coding.h).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "base/coding.h"
 #include "base/status.h"
-#include "raft/types.h"
+#include "storage/raft_records.h"
 
 namespace shoal::storage {
 
-std::string encode_hard_state(const raft::HardState& hs);
-Result<raft::HardState> decode_hard_state(std::string_view bytes);
+std::string encode_hard_state(const HardStateRecord& hs);
+Result<HardStateRecord> decode_hard_state(std::string_view bytes);
 
 // A single log index (applied index, acknowledged-persist marker).
 std::string encode_index(LogIndex index);
 Result<LogIndex> decode_index(std::string_view bytes);
 
-std::string encode_snapshot_meta(const raft::SnapshotMeta& meta);
-Result<raft::SnapshotMeta> decode_snapshot_meta(std::string_view bytes);
+std::string encode_snapshot_meta(const SnapshotRecord& meta);
+Result<SnapshotRecord> decode_snapshot_meta(std::string_view bytes);
 
 // Conf state without a CRC of its own, for embedding in a checked value.
-void put_conf_state(std::string& out, const raft::ConfState& cs);
-std::optional<raft::ConfState> get_conf_state(ByteReader& in);
+void put_conf_state(std::string& out, const ConfRecord& cs);
+std::optional<ConfRecord> get_conf_state(ByteReader& in);
 
 }  // namespace shoal::storage
