@@ -115,6 +115,9 @@ RocksDb::~RocksDb() {
   for (auto* h : {data_, raft_log_, raft_state_}) {
     if (h != nullptr) (void)db_->DestroyColumnFamilyHandle(h);
   }
+  // Don't make shutdown wait for compactions that are only scheduled; a
+  // running job is finished (wait=true) so nothing is left half-written.
+  rocksdb::CancelAllBackgroundWork(db_.get(), /*wait=*/true);
   (void)db_->Close();
 }
 
