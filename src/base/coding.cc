@@ -1,6 +1,16 @@
 #include "base/coding.h"
 
+#include <charconv>
+
 namespace shoal {
+
+bool parse_decimal_int64(std::string_view s, int64_t* out) {
+  if (s.empty() || s.size() > 20) return false;
+  if (s.size() > 1 && s[0] == '0') return false;
+  if (s[0] == '-' && (s.size() == 1 || s[1] == '0')) return false;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && ptr == s.data() + s.size();
+}
 
 void put_varint64(std::string& out, uint64_t v) {
   while (v >= 0x80) {

@@ -22,6 +22,11 @@ inline void put_fixed64(std::string& out, uint64_t v) {
   out.append(b, 8);
 }
 void put_varint64(std::string& out, uint64_t v);
+
+// Parses a decimal int64 exactly as Redis's string2ll: optional '-', digits,
+// no '+', no leading zeros (except "0"), no "-0", no spaces, nothing else.
+// The RESP parser and the command layer both need Redis's exact rule.
+bool parse_decimal_int64(std::string_view s, int64_t* out);
 inline void put_length_prefixed(std::string& out, std::string_view s) {
   put_varint64(out, s.size());
   out.append(s);

@@ -241,8 +241,7 @@ void cmd_object_help(CommandContext& c) {
       "HELP",
       "    Prints this help.",
   };
-  c.reply.array(std::size(kLines));
-  for (auto l : kLines) c.reply.simple(l);
+  c.reply.simple_lines(kLines);
 }
 
 void cmd_internal_expire(CommandContext& c) {

@@ -1,5 +1,6 @@
 #include "kv/numbers.h"
 
+#include "base/coding.h"
 #include "kv/reply_sink.h"
 
 #include <cctype>
@@ -12,13 +13,7 @@
 
 namespace shoal::kv {
 
-bool parse_int64(std::string_view s, int64_t* out) {
-  if (s.empty() || s.size() > 20) return false;
-  if (s.size() > 1 && s[0] == '0') return false;
-  if (s[0] == '-' && (s.size() == 1 || s[1] == '0')) return false;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && ptr == s.data() + s.size();
-}
+bool parse_int64(std::string_view s, int64_t* out) { return parse_decimal_int64(s, out); }
 
 bool parse_long_double(std::string_view s, long double* out) {
   constexpr size_t kMaxChars = 5 * 1024;  // MAX_LONG_DOUBLE_CHARS

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 
 namespace shoal::kv {
@@ -24,6 +25,11 @@ class ReplySink {
   virtual void dbl(double v) = 0;
   virtual int protocol() const = 0;
   void ok() { simple("OK"); }
+  // An array of simple strings: the HELP replies of container commands.
+  void simple_lines(std::span<const std::string_view> lines) {
+    array(lines.size());
+    for (auto l : lines) simple(l);
+  }
 };
 
 // Redis's shared error replies.

@@ -4,7 +4,6 @@
 
 #include "base/coding.h"
 #include "base/crc32c.h"
-#include "kv/numbers.h"
 
 namespace shoal::kv {
 
@@ -38,19 +37,11 @@ RecordedReply StateMachine::apply(const WriteCommand& cmd) {
   const auto& table = CommandTable::instance();
   const CommandSpec* spec = args.empty() ? nullptr : table.find(args[0]);
   if (spec && table.is_container(*spec) && args.size() >= 2) spec = table.find_sub(*spec, args[1]);
-  if (spec == nullptr && !args.empty()) {
-    // Internal commands are not in the client-visible lookup.
-    if (iequals(args[0], "shoal.expire") && args.size() == 3) {
-      int64_t at = 0;
-      if (parse_int64(args[2], &at)) {
-        store_.set_command_time(cmd.now_ms);
-        store_.expire_if_due(args[1], at, cmd.now_ms);
-      }
-      reply.ok();
-      return reply;
-    }
-  }
-  if (spec == nullptr || spec->handler == nullptr || !spec->is_write()) {
+  // Entries come from disk and peers: validated like client input (the
+  // internal `shoal.expire` is found here too; only client dispatch hides it).
+  bool arity_ok = spec && (spec->arity > 0 ? static_cast<int>(args.size()) == spec->arity
+                                           : static_cast<int>(args.size()) >= -spec->arity);
+  if (spec == nullptr || spec->handler == nullptr || !spec->is_write() || !arity_ok) {
     reply.error("ERR not a replicated write command");
   } else {
     store_.set_command_time(cmd.now_ms);

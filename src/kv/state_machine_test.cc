@@ -151,6 +151,9 @@ TEST(StateMachine, StateHashDetectsDivergence) {
 TEST(StateMachine, RejectsReadsAndCorruptEntries) {
   auto sm = make();
   EXPECT_EQ(text(sm.apply(w(0, 0, 1, {"GET", "k"}))), "-ERR not a replicated write command");
+  EXPECT_EQ(text(sm.apply(w(0, 0, 1, {"SET", "k"}))), "-ERR not a replicated write command");
+  EXPECT_EQ(text(sm.apply(w(0, 0, 1, {"shoal.expire", "k"}))),
+            "-ERR not a replicated write command");
   EXPECT_EQ(text(sm.apply_bytes("garbage")).substr(0, 24), "-ERR corrupt log entry: ");
 }
 

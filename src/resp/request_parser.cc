@@ -1,20 +1,12 @@
 #include "resp/request_parser.h"
 
+#include "base/coding.h"
+
 #include <charconv>
 #include <cstring>
 
 namespace shoal::resp {
 namespace {
-
-// Parses a decimal int64 exactly as Redis's string2ll: optional '-', no '+',
-// no leading zeros (except "0"), no spaces, nothing else.
-bool parse_ll(std::string_view s, int64_t* out) {
-  if (s.empty() || s.size() > 20) return false;
-  if (s.size() > 1 && s[0] == '0') return false;
-  if (s[0] == '-' && (s.size() == 1 || s[1] == '0')) return false;
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && ptr == s.data() + s.size();
-}
 
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
@@ -203,7 +195,7 @@ RequestParser::Result RequestParser::parse_multibulk(std::string_view buf, bool 
       return Result::kNeedMore;
     }
     int64_t n = 0;
-    if (!parse_ll(buf.substr(1, cr - 1), &n) || n > limits_.max_multibulk_len) {
+    if (!parse_decimal_int64(buf.substr(1, cr - 1), &n) || n > limits_.max_multibulk_len) {
       return fail("invalid multibulk length");
     }
     if (!authenticated && n > limits_.unauthenticated_max_multibulk) {
@@ -243,7 +235,7 @@ RequestParser::Result RequestParser::parse_multibulk(std::string_view buf, bool 
         return Result::kError;
       }
       int64_t len = 0;
-      if (!parse_ll(buf.substr(pos_ + 1, cr - pos_ - 1), &len) || len < 0 ||
+      if (!parse_decimal_int64(buf.substr(pos_ + 1, cr - pos_ - 1), &len) || len < 0 ||
           len > limits_.max_bulk_len) {
         return fail("invalid bulk length");
       }

@@ -193,8 +193,7 @@ void cmd_command_help(ServerCommandContext& c) {
       "HELP",
       "    Prints this help.",
   };
-  c.reply.array(std::size(kLines));
-  for (auto l : kLines) c.reply.simple(l);
+  c.reply.simple_lines(kLines);
 }
 
 ServerHandler find_server_handler(std::string_view name) {

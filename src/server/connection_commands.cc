@@ -248,8 +248,7 @@ void cmd_client_help(ServerCommandContext& c) {
       "HELP",
       "    Prints this help.",
   };
-  c.reply.array(std::size(kLines));
-  for (auto l : kLines) c.reply.simple(l);
+  c.reply.simple_lines(kLines);
 }
 
 }  // namespace shoal::server

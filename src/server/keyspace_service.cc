@@ -71,20 +71,12 @@ void KeyspaceService::stop() {
 void KeyspaceService::submit(uint64_t client, std::shared_ptr<CompletionSink> sink,
                              std::vector<KeyspaceRequest> requests) {
   asio::post(loop_, [this, client, sink = std::move(sink), reqs = std::move(requests)]() mutable {
-    // One outbox entry per submission keeps this connection's completions in
-    // one delivery per iteration.
-    size_t slot = outbox_.size();
-    outbox_.emplace_back(sink, std::vector<KeyspaceCompletion>{});
     for (auto& r : reqs) {
-      uint64_t tag = r.tag;
-      auto done = [this, sink, tag, slot](Status s, kv::RecordedReply reply) {
-        // The outbox may have been flushed since: find or add this sink's entry.
-        if (slot < outbox_.size() && outbox_[slot].first == sink) {
-          outbox_[slot].second.push_back({tag, std::move(s), std::move(reply)});
-        } else {
-          outbox_.emplace_back(sink, std::vector<KeyspaceCompletion>{});
-          outbox_.back().second.push_back({tag, std::move(s), std::move(reply)});
-        }
+      auto done = [this, sink, tag = r.tag](Status s, kv::RecordedReply reply) {
+        // Gathered per connection and handed over once per iteration.
+        auto& entry = outbox_[sink.get()];
+        entry.first = sink;
+        entry.second.push_back({tag, std::move(s), std::move(reply)});
         schedule_iteration();
       };
       node_->execute(client, *r.spec, std::move(r.args), std::move(done));
@@ -118,9 +110,7 @@ void KeyspaceService::iterate() {
   publish_counters();
   auto outbox = std::move(outbox_);
   outbox_.clear();
-  for (auto& [sink, done] : outbox) {
-    if (!done.empty()) sink->deliver(std::move(done));
-  }
+  for (auto& [raw, entry] : outbox) entry.first->deliver(std::move(entry.second));
 }
 
 void KeyspaceService::schedule_tick() {

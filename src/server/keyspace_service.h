@@ -14,6 +14,7 @@
 
 #include <asio.hpp>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <shared_mutex>
 #include <span>
@@ -99,7 +100,9 @@ class KeyspaceService {
   asio::steady_timer expiry_timer_{loop_};
   bool iteration_scheduled_ = false;
   // Completions gathered during one iteration, per connection.
-  std::vector<std::pair<std::shared_ptr<CompletionSink>, std::vector<KeyspaceCompletion>>> outbox_;
+  std::map<CompletionSink*,
+           std::pair<std::shared_ptr<CompletionSink>, std::vector<KeyspaceCompletion>>>
+      outbox_;
   std::atomic<uint64_t> dbsize_{0}, expires_{0}, expired_total_{0}, batches_{0};
   std::atomic<bool> healthy_{true};
   std::atomic<bool> local_reads_{false};

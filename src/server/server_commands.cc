@@ -181,8 +181,7 @@ void cmd_config_help(ServerCommandContext& c) {
       "HELP",
       "    Prints this help.",
   };
-  c.reply.array(std::size(kLines));
-  for (auto l : kLines) c.reply.simple(l);
+  c.reply.simple_lines(kLines);
 }
 
 void cmd_time(ServerCommandContext& c) {
