@@ -78,6 +78,22 @@ const CommandSpec kCommands[] = {
     {"select", 2, kLS | kF, 0, 0, 0, "@fast @connection", "connection", "2.0.0", "Changes the selected database.", nullptr},
     {"quit", -1, kConn, 0, 0, 0, "@fast @connection", "connection", "1.0.0", "Closes the connection.", nullptr},
     {"reset", 1, kConn, 0, 0, 0, "@fast @connection", "connection", "6.2.0", "Resets the connection.", nullptr},
+    {"cluster", -2, 0, 0, 0, 0, "@slow", "cluster", "3.0.0", "A container for Redis Cluster commands.", nullptr},
+    {"cluster|slots", 2, kLS, 0, 0, 0, "@slow", "cluster", "3.0.0", "Returns the mapping of cluster slots to nodes.", nullptr},
+    {"cluster|shards", 2, kLS, 0, 0, 0, "@slow", "cluster", "7.0.0", "Returns the mapping of cluster slots to shards.", nullptr},
+    {"cluster|nodes", 2, kLS, 0, 0, 0, "@slow", "cluster", "3.0.0", "Returns the cluster configuration for a node.", nullptr},
+    {"cluster|info", 2, kLS, 0, 0, 0, "@slow", "cluster", "3.0.0", "Returns information about the state of a node.", nullptr},
+    {"cluster|myid", 2, kLS, 0, 0, 0, "@slow", "cluster", "3.0.0", "Returns the ID of a node.", nullptr},
+    {"cluster|keyslot", 3, kLS, 0, 0, 0, "@slow", "cluster", "3.0.0", "Returns the hash slot for a key.", nullptr},
+    {"cluster|countkeysinslot", 3, kLS, 0, 0, 0, "@slow", "cluster", "3.0.0", "Returns the number of keys in a hash slot.", cmd_cluster_countkeysinslot},
+    {"cluster|getkeysinslot", 4, kLS, 0, 0, 0, "@slow", "cluster", "3.0.0", "Returns the key names in a hash slot.", cmd_cluster_getkeysinslot},
+    {"cluster|help", 2, kLS, 0, 0, 0, "@slow", "cluster", "5.0.0", "Returns helpful text about the different subcommands.", nullptr},
+    {"cluster|shoal-identity", 2, kAdmin | kLS, 0, 0, 0, "@admin @slow @dangerous", "cluster", "shoal", "Returns this node's numeric id and peer port (used by shoal-cli).", nullptr},
+    {"cluster|shoal-bootstrap", 3, kAdmin | kLS, 0, 0, 0, "@admin @slow @dangerous", "cluster", "shoal", "Makes this node a member of the given cluster map (used by shoal-cli).", nullptr},
+    {"readonly", 1, kF | kLS, 0, 0, 0, "@fast @connection", "cluster", "3.0.0", "Enables read-only queries for a connection to a Redis Cluster replica node.", nullptr},
+    {"readwrite", 1, kF | kLS, 0, 0, 0, "@fast @connection", "cluster", "3.0.0", "Enables read-write queries for a connection to a Redis Cluster replica node.", nullptr},
+    {"asking", 1, kF, 0, 0, 0, "@fast @connection", "cluster", "3.0.0", "Signals that a cluster client is following an -ASK redirect.", nullptr},
+    {"wait", 3, kNoScript, 0, 0, 0, "@slow @connection", "generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", nullptr},
     {"client", -2, 0, 0, 0, 0, "@slow", "connection", "2.4.0", "A container for client connection commands.", nullptr},
     {"client|id", 2, kNoScript | kLS, 0, 0, 0, "@slow @connection", "connection", "5.0.0", "Returns the unique client ID of the connection.", nullptr},
     {"client|setname", 3, kNoScript | kLS, 0, 0, 0, "@slow @connection", "connection", "2.6.9", "Sets the connection name.", nullptr},
@@ -175,7 +191,7 @@ const CommandSpec* CommandTable::find_sub(const CommandSpec& container,
 
 bool CommandTable::is_container(const CommandSpec& spec) const {
   return spec.name == "object" || spec.name == "client" || spec.name == "config" ||
-         spec.name == "command";
+         spec.name == "command" || spec.name == "cluster";
 }
 
 std::vector<const CommandSpec*> CommandTable::subcommands(const CommandSpec& container) const {

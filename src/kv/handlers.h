@@ -44,6 +44,8 @@ void cmd_keys(CommandContext& c);
 void cmd_scan(CommandContext& c);
 void cmd_randomkey(CommandContext& c);
 void cmd_dbsize(CommandContext& c);
+void cmd_cluster_countkeysinslot(CommandContext& c);
+void cmd_cluster_getkeysinslot(CommandContext& c);
 void cmd_flushdb(CommandContext& c);
 void cmd_object_encoding(CommandContext& c);
 void cmd_object_freq(CommandContext& c);

@@ -44,7 +44,7 @@ class RecordedReply final : public ReplySink {
 
   bool operator==(const RecordedReply&) const = default;
 
- private:
+  // Read access, for code that combines replies (the node core's fan-out).
   enum class Kind : uint8_t {
     kSimple,
     kError,
@@ -63,6 +63,9 @@ class RecordedReply final : public ReplySink {
     std::string text;
     bool operator==(const Item&) const = default;
   };
+  const std::vector<Item>& items() const { return items_; }
+
+ private:
   void add(Kind k, int64_t n, std::string_view s) { items_.push_back({k, n, std::string(s)}); }
   std::vector<Item> items_;
 };

@@ -54,6 +54,21 @@ Result<Config> parse_config(int argc, char** argv, bool* exit_now) {
                  "Snapshot the state and compact the Raft log after this many entries")
       ->check(CLI::Range(uint64_t{16}, uint64_t{1} << 32))
       ->capture_default_str();
+  std::string cluster_enabled = "no";
+  app.add_option("--cluster-enabled", cluster_enabled,
+                 "yes: run as a cluster member (bootstrap with `shoal-cli cluster create`); "
+                 "no: a standalone server")
+      ->check(CLI::IsMember({"yes", "no"}))
+      ->capture_default_str();
+  app.add_option("--cluster-port", c.cluster_port,
+                 "TCP port for other nodes (Raft and forwarded commands); 0: --port + 10000")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  app.add_option("--cluster-routing", c.cluster_routing,
+                 "redirect: answer MOVED for keys led elsewhere (Redis Cluster clients); "
+                 "proxy: forward them to the leader (plain clients)")
+      ->check(CLI::IsMember({"redirect", "proxy"}))
+      ->capture_default_str();
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn, error or off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
@@ -69,12 +84,15 @@ Result<Config> parse_config(int argc, char** argv, bool* exit_now) {
     app.exit(e, err, err);
     return Status::invalid_argument(err.str());
   }
+  c.cluster_enabled = cluster_enabled == "yes";
+  if (c.cluster_port == 0)
+    c.cluster_port = c.port + 10000 <= 65535 ? c.port + 10000 : c.port - 10000;
   return c;
 }
 
 Status validate(const Config& c) {
   // A single node is a cluster of one: RF 1 (H10).
-  if (c.fsync == "no" && !c.accept_data_loss) {
+  if (c.fsync == "no" && !c.accept_data_loss && !c.cluster_enabled) {
     return Status::invalid_argument(
         "--fsync no on a single-replica node means a crash can lose acknowledged writes with "
         "no other copy to recover them from; pass --i-accept-data-loss-on-crash to run anyway");

@@ -33,6 +33,12 @@ struct Config {
   bool accept_data_loss = false;
   uint64_t compact_after_entries = 10000;  // snapshot + log compaction threshold
   std::string log_level = "info";
+  // Cluster membership (docs/cluster.md). Off: a standalone server.
+  bool cluster_enabled = false;
+  int cluster_port = 0;  // peer transport port; 0 = port + 10000 (as Redis's bus)
+  // "redirect": MOVED to the shard's leader (Redis Cluster); "proxy": forward
+  // to the leader and relay the reply, so plain clients can use any node.
+  std::string cluster_routing = "redirect";
 };
 
 // Parses argv. Returns the config, or a non-OK status with a message for the

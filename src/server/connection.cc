@@ -183,7 +183,8 @@ void Connection::execute(const std::vector<std::string_view>& args) {
       slots_.push_back(Slot{false, session_.protocol, {}});
     uint64_t tag = first_tag_ + slots_.size() - 1;
     to_submit_.push_back(
-        KeyspaceRequest{keyspace, std::vector<std::string>(args.begin(), args.end()), tag});
+        KeyspaceRequest{keyspace, std::vector<std::string>(args.begin(), args.end()), tag,
+                        session_.readonly});
   }
   ++commands_in_batch_;
   if (sink.errors())

@@ -129,6 +129,7 @@ void cmd_reset(ServerCommandContext& c) {
   c.session.protocol = 2;
   c.reply.writer().set_protocol(2);
   c.session.name.clear();
+  c.session.readonly = false;
   c.session.authenticated = !c.server.auth_required();
   publish(c);
   c.reply.simple("RESET");

@@ -36,6 +36,20 @@ void cmd_config_resetstat(ServerCommandContext& c);
 void cmd_config_help(ServerCommandContext& c);
 void cmd_time(ServerCommandContext& c);
 
+void cmd_cluster_slots(ServerCommandContext& c);
+void cmd_cluster_shards(ServerCommandContext& c);
+void cmd_cluster_nodes(ServerCommandContext& c);
+void cmd_cluster_info(ServerCommandContext& c);
+void cmd_cluster_myid(ServerCommandContext& c);
+void cmd_cluster_keyslot(ServerCommandContext& c);
+void cmd_cluster_help(ServerCommandContext& c);
+void cmd_cluster_shoal_identity(ServerCommandContext& c);
+void cmd_cluster_shoal_bootstrap(ServerCommandContext& c);
+void cmd_readonly(ServerCommandContext& c);
+void cmd_readwrite(ServerCommandContext& c);
+void cmd_asking(ServerCommandContext& c);
+void cmd_wait(ServerCommandContext& c);
+
 void cmd_command(ServerCommandContext& c);
 void cmd_command_count(ServerCommandContext& c);
 void cmd_command_info(ServerCommandContext& c);

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include "server/cluster_files.h"
+
 namespace shoal::server {
 namespace {
 constexpr auto kTick = std::chrono::milliseconds(10);
@@ -16,19 +18,51 @@ storage::FsyncPolicy policy_of(const std::string& s) {
 }
 }  // namespace
 
-// A single-node cluster has no peers; a message to anyone else is a bug.
-class KeyspaceService::NoPeers final : public replica::Transport {
+// Peer messages go to the network; a standalone node has none to send (its
+// one shard has a single voter), so they land in a scratch batch that is
+// dropped.
+class KeyspaceService::Outbox final : public node::PeerOutbox {
  public:
-  void send(ShardId, raft::Message m) override {
-    spdlog::warn("dropping raft message to node {}: no peers in a single-node cluster",
-                 m.to.value());
+  explicit Outbox(transport::PeerNetwork* net) : net_(net) {}
+  transport::PeerBatch& outgoing(NodeId to) override {
+    if (net_) return net_->outgoing(to);
+    scratch_ = {};
+    return scratch_;
   }
+
+ private:
+  transport::PeerNetwork* net_;
+  transport::PeerBatch scratch_;
 };
+
+cluster::LeaderView Topology::leader_view() const {
+  return [this](ShardId shard) -> std::optional<NodeId> {
+    for (size_t i = 0; i < map.shards.size(); ++i) {
+      if (map.shards[i].id == shard) return leaders[i];
+    }
+    return std::nullopt;
+  };
+}
 
 KeyspaceService::KeyspaceService(const Config& config, env::Clock& clock)
     : config_(config), clock_(clock) {}
 
 KeyspaceService::~KeyspaceService() { stop(); }
+
+namespace {
+// A standalone server: one node, one shard with every slot, RF 1. The ids are
+// fixed (node 1, shard 1) so that its data directory reopens as it was.
+cluster::ClusterMap standalone_map(const Config& c) {
+  cluster::ClusterMap map;
+  map.cluster_id = 1;
+  map.version = 1;
+  map.replication_factor = 1;
+  map.nodes.push_back(cluster::NodeInfo{NodeId(1), c.bind, static_cast<uint16_t>(c.port), 0});
+  map.shards.push_back(cluster::ShardInfo{ShardId(1), 0, kSlotCount - 1, {NodeId(1)}, 1, 1});
+  map.meta_replicas.push_back(NodeId(1));  // unused: no meta shard when standalone
+  return map;
+}
+}  // namespace
 
 Status KeyspaceService::start() {
   storage::RocksDbOptions db;
@@ -36,17 +70,22 @@ Status KeyspaceService::start() {
   auto store = replica::RocksLogStore::open(db, policy_of(config_.fsync), clock_);
   if (!store.is_ok()) return store.status();
   store_ = std::move(store).value();
-  transport_ = std::make_unique<NoPeers>();
-  node::NodeOptions opts;
-  opts.replica.compact_after_entries = config_.compact_after_entries;
-  node_ = std::make_unique<node::Node>(opts, *store_, *transport_, clock_);
-  if (Status s = node_->open(); !s.is_ok()) return s;
-  node_->replica()->set_apply_lock(&state_mu_);
-  // Replay to the end of the log before serving.
-  for (int i = 0; i < 1000 && node_->replica()->raft().has_ready(); ++i) {
-    if (Status s = node_->run_once(); !s.is_ok()) return s;
+  if (!config_.cluster_enabled) {
+    if (Status s = open_node(standalone_map(config_)); !s.is_ok()) return s;
+  } else {
+    auto id = load_or_create_node_id(config_.data_dir);
+    if (!id.is_ok()) return id.status();
+    node_id_ = id.value();
+    auto map = load_cluster_map(config_.data_dir);
+    if (!map.is_ok()) return map.status();
+    if (map.value()) {
+      if (Status s = open_node(std::move(*map.value())); !s.is_ok()) return s;
+    } else {
+      spdlog::info("node {} is waiting to be added to a cluster (shoal-cli cluster create)",
+                   cluster::node_name(node_id_));
+      publish_topology();
+    }
   }
-  publish_counters();
   guard_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
       loop_.get_executor());
   schedule_tick();
@@ -55,17 +94,146 @@ Status KeyspaceService::start() {
   return Status::ok();
 }
 
+// Opens the node core for `map`: before the loop runs (restart) or on it
+// (bootstrap).
+Status KeyspaceService::open_node(cluster::ClusterMap map) {
+  node::ClusterNodeOptions opts;
+  opts.id = config_.cluster_enabled ? node_id_ : NodeId(1);
+  opts.clustered = config_.cluster_enabled;
+  opts.mode =
+      config_.cluster_routing == "proxy" ? node::RoutingMode::kProxy : node::RoutingMode::kRedirect;
+  opts.replica.compact_after_entries = config_.compact_after_entries;
+  if (config_.cluster_enabled) {
+    // Heartbeats every 50 ms, elections after 0.5-1 s of silence; reads
+    // served from the leader lease (check-quorum keeps it safe: H12).
+    opts.replica.raft.heartbeat_ticks = 5;
+    opts.replica.raft.election_ticks = 50;
+    opts.replica.raft.lease_drift_ticks = 10;
+    opts.replica.raft.read_mode = raft::ReadMode::kLease;
+    transport::PeerNetworkOptions net;
+    net.self = node_id_;
+    net.cluster_id = map.cluster_id;
+    net.bind_host = config_.bind;
+    net.port = static_cast<uint16_t>(config_.cluster_port);
+    network_ = std::make_unique<transport::PeerNetwork>(loop_, net, [this](transport::PeerBatch b) {
+      if (node_) node_->on_peer_batch(std::move(b));
+      schedule_iteration();
+    });
+    if (Status s = network_->listen(); !s.is_ok()) return s;
+    std::vector<transport::PeerAddress> peers;
+    for (const auto& n : map.nodes) {
+      if (n.id != node_id_) peers.push_back({n.id, n.host, n.peer_port});
+    }
+    network_->set_peers(peers);
+  }
+  outbox_peers_ = std::make_unique<Outbox>(network_.get());
+  node_ = std::make_unique<node::ClusterNode>(opts, *store_, *outbox_peers_, clock_);
+  if (Status s = node_->open(std::move(map)); !s.is_ok()) return s;
+  if (!config_.cluster_enabled) {
+    node_->replica(ShardId(1))->set_apply_lock(&state_mu_);
+  }
+  // Replay to the end of the log before serving.
+  for (int i = 0; i < 1000 && node_->has_ready(); ++i) {
+    if (Status s = node_->run_once(); !s.is_ok()) return s;
+  }
+  if (network_) network_->flush();
+  publish_counters();
+  publish_topology();
+  return Status::ok();
+}
+
+Status KeyspaceService::bootstrap(const std::string& encoded_map) {
+  if (!config_.cluster_enabled) {
+    return Status::invalid_argument("This instance has cluster support disabled");
+  }
+  auto map = cluster::decode_cluster_map(encoded_map);
+  if (!map.is_ok()) return Status::invalid_argument("bad cluster map: " + map.status().message());
+  if (!map.value().node(node_id_)) {
+    return Status::invalid_argument("this node (" + cluster::node_name(node_id_) +
+                                    ") is not in the cluster map");
+  }
+  std::lock_guard lock(bootstrap_mu_);
+  auto topo = topology();
+  if (topo && topo->configured) {
+    if (topo->map == map.value()) return Status::ok();
+    return Status::invalid_argument("this node is already a member of another cluster");
+  }
+  if (Status s = save_cluster_map(config_.data_dir, map.value()); !s.is_ok()) return s;
+  {
+    // Visible at once, so that a repeated bootstrap is answered consistently.
+    auto t = std::make_shared<Topology>(*topo);
+    t->configured = true;
+    t->map = map.value();
+    t->leaders.assign(t->map.shards.size(), std::nullopt);
+    std::lock_guard tl(topology_mu_);
+    topology_ = std::move(t);
+  }
+  asio::post(loop_, [this, m = std::move(map).value()]() mutable {
+    if (Status s = open_node(std::move(m)); !s.is_ok()) {
+      spdlog::error("joining the cluster failed: {}", s.message());
+      healthy_ = false;
+    }
+  });
+  return Status::ok();
+}
+
+std::shared_ptr<const Topology> KeyspaceService::topology() const {
+  std::lock_guard lock(topology_mu_);
+  return topology_;
+}
+
+void KeyspaceService::publish_topology() {
+  auto t = std::make_shared<Topology>();
+  t->clustered = config_.cluster_enabled;
+  t->myself = config_.cluster_enabled ? node_id_ : NodeId(1);
+  t->peer_port = static_cast<uint16_t>(config_.cluster_port);
+  if (node_) {
+    t->configured = true;
+    t->map = node_->map();
+    for (const auto& s : t->map.shards) t->leaders.push_back(node_->leader_of(s.id));
+  }
+  if (network_) {
+    t->messages_sent = network_->stats().frames_sent;
+    t->messages_received = network_->stats().frames_received;
+  }
+  std::lock_guard lock(topology_mu_);
+  topology_ = std::move(t);
+}
+
 void KeyspaceService::stop() {
   if (!thread_.joinable()) return;
   asio::post(loop_, [this] {
-    tick_timer_.cancel();
-    expiry_timer_.cancel();
-    // Make whatever was accepted durable before leaving.
-    if (node_) (void)node_->run_once();
-    guard_.reset();
+    shutdown_gracefully(
+        [this] {
+          tick_timer_.cancel();
+          expiry_timer_.cancel();
+          // Make whatever was accepted durable before leaving.
+          if (node_) (void)node_->run_once();
+          if (network_) {
+            network_->flush();
+            network_->close();
+          }
+          guard_.reset();
+        },
+        40);
   });
   thread_.join();
   loop_.stop();
+}
+
+// SIGTERM: hand leadership of every shard this node leads to another voter
+// before leaving (DESIGN.md section 7), for at most `rounds_left` x 50 ms.
+void KeyspaceService::shutdown_gracefully(std::function<void()> then, int rounds_left) {
+  size_t still = (node_ && network_) ? node_->transfer_leaderships() : 0;
+  if (still == 0 || rounds_left == 0) {
+    if (still) spdlog::warn("shutting down while leading {} shards", still);
+    return then();
+  }
+  iterate();
+  shutdown_timer_.expires_after(std::chrono::milliseconds(50));
+  shutdown_timer_.async_wait([this, then = std::move(then), rounds_left](const asio::error_code&) {
+    shutdown_gracefully(then, rounds_left - 1);
+  });
 }
 
 void KeyspaceService::submit(uint64_t client, std::shared_ptr<CompletionSink> sink,
@@ -79,14 +247,24 @@ void KeyspaceService::submit(uint64_t client, std::shared_ptr<CompletionSink> si
         entry.second.push_back({tag, std::move(s), std::move(reply)});
         schedule_iteration();
       };
-      node_->execute(client, *r.spec, std::move(r.args), std::move(done));
+      if (!node_) {
+        // A cluster node not bootstrapped yet owns no slot.
+        kv::RecordedReply reply;
+        reply.error("CLUSTERDOWN Hash slot not served");
+        done(Status::ok(), std::move(reply));
+        continue;
+      }
+      node_->execute(client, node::ClientContext{r.readonly}, *r.spec, std::move(r.args),
+                     std::move(done));
     }
     schedule_iteration();
   });
 }
 
 void KeyspaceService::cancel(uint64_t client) {
-  asio::post(loop_, [this, client] { node_->forget_client(client); });
+  asio::post(loop_, [this, client] {
+    if (node_) node_->forget_client(client);
+  });
 }
 
 // Runs after everything already queued on the loop: requests that arrived
@@ -99,15 +277,18 @@ void KeyspaceService::schedule_iteration() {
 
 void KeyspaceService::iterate() {
   iteration_scheduled_ = false;
+  if (!node_) return;
   for (int round = 0; round < 4; ++round) {
     if (Status s = node_->run_once(); !s.is_ok()) {
       healthy_ = false;
       break;
     }
-    if (!node_->replica()->has_ready()) break;
+    if (!node_->has_ready()) break;
   }
+  if (network_) network_->flush();
   batches_ = store_->commits();
   publish_counters();
+  if (leaders_changed()) publish_topology();
   auto outbox = std::move(outbox_);
   outbox_.clear();
   for (auto& [raw, entry] : outbox) entry.first->deliver(std::move(entry.second));
@@ -117,7 +298,11 @@ void KeyspaceService::schedule_tick() {
   tick_timer_.expires_after(kTick);
   tick_timer_.async_wait([this](const asio::error_code& ec) {
     if (ec) return;
-    node_->tick();
+    if (node_) {
+      node_->tick();
+      // Refreshes the counters CLUSTER INFO shows, about once a second.
+      if (++ticks_ % 100 == 0) publish_topology();
+    }
     schedule_iteration();
     schedule_tick();
   });
@@ -127,7 +312,7 @@ void KeyspaceService::schedule_expiry() {
   expiry_timer_.expires_after(std::chrono::milliseconds(1000 / std::max(1, config_.hz)));
   expiry_timer_.async_wait([this](const asio::error_code& ec) {
     if (ec) return;
-    size_t n = node_->expire_cycle(kExpiryBatch);
+    size_t n = node_ ? node_->expire_cycle(kExpiryBatch) : 0;
     if (n) {
       expired_total_.fetch_add(n, std::memory_order_relaxed);
       schedule_iteration();
@@ -145,16 +330,27 @@ bool KeyspaceService::try_read_local(const kv::CommandSpec& spec,
     std::shared_lock lock(state_mu_);
     kv::Store::ExpiredCollector collect(&expired);
     int64_t now = clock_.now_ms();
-    node_->replica()->state_machine().read(spec, args, now,
-                                           static_cast<uint64_t>(clock_.monotonic_ns()), reply);
+    node_->replica(ShardId(1))
+        ->state_machine()
+        .read(spec, args, now, static_cast<uint64_t>(clock_.monotonic_ns()), reply);
   }
   if (!expired.empty()) return false;
   reply.replay(out);
   return true;
 }
 
+bool KeyspaceService::leaders_changed() {
+  auto topo = topology();
+  if (!topo || !node_) return false;
+  if (!topo->configured || topo->map.shards.size() != node_->map().shards.size()) return true;
+  for (size_t i = 0; i < topo->leaders.size(); ++i) {
+    if (topo->leaders[i] != node_->leader_of(topo->map.shards[i].id)) return true;
+  }
+  return false;
+}
+
 void KeyspaceService::publish_counters() {
-  replica::Replica* r = node_->replica();
+  replica::Replica* r = config_.cluster_enabled ? nullptr : node_->replica(ShardId(1));
   bool single_voter_leader = r && r->is_leader() && r->raft().conf().voters.size() == 1 &&
                              r->raft().conf().voters_outgoing.empty() && node_->healthy();
   local_reads_.store(single_voter_leader, std::memory_order_release);

@@ -1,6 +1,12 @@
-// KeyspaceService: runs the node core (node::Node: the replica host and its
-// Raft group) on a dedicated event loop - the "raft loop" - and lets client
-// connections on other loops use it.
+// KeyspaceService: runs the node core (node::ClusterNode: the replica host,
+// its Raft groups and routing) and the peer network on a dedicated event
+// loop - the "raft loop" - and lets client connections on other loops use it.
+//
+// Standalone (--cluster-enabled no): one shard holding every slot, this node
+// its only voter. Cluster (--cluster-enabled yes): the node waits for CLUSTER
+// SHOAL-BOOTSTRAP (sent by `shoal-cli cluster create`), then hosts its
+// replicas of the map's shards; after a restart it reopens them from
+// <data-dir>/cluster.map.
 //
 // Connections submit a batch of keyspace commands with one post; the raft
 // loop executes them, runs one host iteration (one log write and one fsync for
@@ -14,26 +20,44 @@
 
 #include <asio.hpp>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <span>
 #include <thread>
 #include <vector>
 
 #include "base/status.h"
+#include "cluster/cluster_replies.h"
 #include "kv/command.h"
 #include "kv/recorded_reply.h"
-#include "node/node.h"
+#include "node/cluster_node.h"
 #include "replica/rocks_log_store.h"
 #include "server/config.h"
+#include "transport/peer_network.h"
 
 namespace shoal::server {
 
 struct KeyspaceRequest {
   const kv::CommandSpec* spec;
   std::vector<std::string> args;
-  uint64_t tag;  // the submitter's own id for the reply slot
+  uint64_t tag;           // the submitter's own id for the reply slot
+  bool readonly = false;  // the connection sent READONLY
+};
+
+// What server commands (CLUSTER ..., INFO) may know about the cluster: a
+// snapshot the raft loop publishes whenever it changes.
+struct Topology {
+  bool clustered = false;
+  bool configured = false;  // clustered and bootstrapped
+  NodeId myself;
+  uint16_t peer_port = 0;
+  cluster::ClusterMap map;
+  std::vector<std::optional<NodeId>> leaders;  // per map.shards entry
+  uint64_t messages_sent = 0, messages_received = 0;
+  cluster::LeaderView leader_view() const;
 };
 
 struct KeyspaceCompletion {
@@ -74,6 +98,12 @@ class KeyspaceService {
   // The client went away: drop its queued commands.
   void cancel(uint64_t client);
 
+  std::shared_ptr<const Topology> topology() const;
+  // CLUSTER SHOAL-BOOTSTRAP: makes this node a member of the cluster `map`
+  // (persisted before returning; the replicas open on the raft loop).
+  // Idempotent for the same map; another map is refused.
+  Status bootstrap(const std::string& encoded_map);
+
   uint64_t dbsize() const { return dbsize_.load(std::memory_order_relaxed); }
   uint64_t expires() const { return expires_.load(std::memory_order_relaxed); }
   uint64_t expired_total() const { return expired_total_.load(std::memory_order_relaxed); }
@@ -81,7 +111,11 @@ class KeyspaceService {
   bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
 
  private:
-  class NoPeers;
+  class Outbox;
+  Status open_node(cluster::ClusterMap map);
+  void publish_topology();
+  bool leaders_changed();
+  void shutdown_gracefully(std::function<void()> then, int rounds_left);
   void schedule_iteration();
   void iterate();
   void schedule_tick();
@@ -94,11 +128,18 @@ class KeyspaceService {
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
   std::thread thread_;
   std::unique_ptr<replica::RocksLogStore> store_;
-  std::unique_ptr<replica::Transport> transport_;
-  std::unique_ptr<node::Node> node_;
+  std::unique_ptr<transport::PeerNetwork> network_;
+  std::unique_ptr<Outbox> outbox_peers_;
+  std::unique_ptr<node::ClusterNode> node_;
+  NodeId node_id_{1};
+  std::mutex bootstrap_mu_;
+  mutable std::mutex topology_mu_;
+  std::shared_ptr<const Topology> topology_;
   asio::steady_timer tick_timer_{loop_};
   asio::steady_timer expiry_timer_{loop_};
+  asio::steady_timer shutdown_timer_{loop_};
   bool iteration_scheduled_ = false;
+  uint64_t ticks_ = 0;
   // Completions gathered during one iteration, per connection.
   std::map<CompletionSink*,
            std::pair<std::shared_ptr<CompletionSink>, std::vector<KeyspaceCompletion>>>

@@ -91,7 +91,10 @@ std::string section_keyspace(ServerContext& s) {
   return out;
 }
 
-std::string section_cluster() { return "# Cluster\r\ncluster_enabled:0\r\n"; }
+std::string section_cluster(ServerContext& s) {
+  auto t = s.keyspace().topology();
+  return std::string("# Cluster\r\ncluster_enabled:") + (t && t->clustered ? "1" : "0") + "\r\n";
+}
 
 }  // namespace
 
@@ -122,7 +125,7 @@ void cmd_info(ServerCommandContext& c) {
     if (sec.name == "memory") text += section_memory();
     if (sec.name == "persistence") text += section_persistence();
     if (sec.name == "stats") text += section_stats(c.server);
-    if (sec.name == "cluster") text += section_cluster();
+    if (sec.name == "cluster") text += section_cluster(c.server);
     if (sec.name == "keyspace") text += section_keyspace(c.server);
   }
   c.reply.writer().verbatim(text);

@@ -90,7 +90,9 @@ std::vector<std::pair<std::string, std::string>> ServerContext::config_pairs() c
       {"databases", "1"},
       {"save", ""},
       {"appendonly", "no"},
-      {"cluster-enabled", "no"},
+      {"cluster-enabled", config_.cluster_enabled ? "yes" : "no"},
+      {"cluster-port", std::to_string(config_.cluster_port)},
+      {"cluster-routing", config_.cluster_routing},
   };
 }
 

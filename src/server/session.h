@@ -12,6 +12,7 @@ struct Session {
   int protocol = 2;
   bool authenticated = false;
   bool close_after_reply = false;
+  bool readonly = false;  // READONLY: reads may be served by follower replicas
   std::string name;
   std::string lib_name, lib_ver;
   std::string addr, laddr;  // "ip:port"

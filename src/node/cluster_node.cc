@@ -1,0 +1,339 @@
+#include "node/cluster_node.h"
+
+#include <spdlog/spdlog.h>
+
+#include "base/coding.h"
+#include "base/crc16.h"
+#include "node/cluster_node_internal.h"
+#include "storage/memory_engine.h"
+
+namespace shoal::node {
+
+// Raft messages of the host go to peers stamped with the shard's epoch.
+class ClusterNode::HostTransport final : public replica::Transport {
+ public:
+  explicit HostTransport(ClusterNode& node) : node_(node) {}
+  void send(ShardId shard, raft::Message msg) override {
+    NodeId to = msg.to;
+    node_.peers_.outgoing(to).raft.push_back(
+        transport::RaftEnvelope{shard, node_.epoch_of(shard), std::move(msg)});
+  }
+
+ private:
+  ClusterNode& node_;
+};
+
+ClusterNode::ClusterNode(ClusterNodeOptions options, replica::LogStore& store, PeerOutbox& peers,
+                         env::Clock& clock)
+    : options_(std::move(options)),
+      clock_(clock),
+      peers_(peers),
+      host_transport_(std::make_unique<HostTransport>(*this)),
+      host_(options_.id, store, *host_transport_, clock, replica::HostOptions{options_.sync}) {}
+
+ClusterNode::~ClusterNode() = default;
+
+Status ClusterNode::open(cluster::ClusterMap map) {
+  if (Status s = cluster::validate(map); !s.is_ok()) return s;
+  if (!map.node(options_.id)) return Status::invalid_argument("this node is not in the map");
+  map_ = std::move(map);
+  auto open_one = [&](ShardId shard, const std::vector<NodeId>& voters) {
+    return host_.add_replica(shard, options_.replica, voters,
+                             std::make_unique<storage::MemoryEngine>());
+  };
+  for (const auto& s : map_.shards) {
+    if (std::find(s.replicas.begin(), s.replicas.end(), options_.id) == s.replicas.end()) continue;
+    if (Status st = open_one(s.id, s.replicas); !st.is_ok()) return st;
+    // A single voter need not wait for an election timeout.
+    if (s.replicas.size() == 1) host_.replica(s.id)->raft().campaign();
+  }
+  const auto& meta = map_.meta_replicas;
+  if (options_.clustered && std::find(meta.begin(), meta.end(), options_.id) != meta.end()) {
+    if (Status st = open_one(cluster::kMetaShard, meta); !st.is_ok()) return st;
+    if (meta.size() == 1) host_.replica(cluster::kMetaShard)->raft().campaign();
+  }
+  return run_once();
+}
+
+transport::ShardEpoch ClusterNode::epoch_of(ShardId shard) const {
+  const cluster::ShardInfo* s = map_.shard(shard);
+  if (!s) return transport::ShardEpoch{1, 1};  // the meta shard
+  return transport::ShardEpoch{s->conf_ver, s->version};
+}
+
+std::optional<NodeId> ClusterNode::leader_of(ShardId shard) const {
+  return leaders_.leader(shard, clock_.monotonic_ns() / 1'000'000);
+}
+
+// ---- per-client order --------------------------------------------------
+
+void ClusterNode::execute(uint64_t client, ClientContext ctx, const kv::CommandSpec& spec,
+                          std::vector<std::string> args, Reply done) {
+  clients_[client].waiting.push_back(Op{&spec, std::move(args), ctx, std::move(done)});
+  pump(client);
+}
+
+void ClusterNode::forget_client(uint64_t client) {
+  auto it = clients_.find(client);
+  if (it == clients_.end()) return;
+  it->second.waiting.clear();
+  if (it->second.idle() && !pumping_.count(client)) clients_.erase(it);
+}
+
+// A command is pipelined when it is a write to a shard this node leads and
+// needs nothing else; everything else is a barrier (see the header).
+bool ClusterNode::is_pipelined(const Op& op) {
+  if (!op.spec->is_write()) return false;
+  std::optional<ShardId> shard = single_shard_of(op);
+  if (!shard) return false;
+  replica::Replica* r = host_.replica(*shard);
+  return r && r->is_leader() && !host_.failed();
+}
+
+void ClusterNode::pump(uint64_t client) {
+  if (!pumping_.insert(client).second) return;
+  while (true) {
+    auto it = clients_.find(client);
+    if (it == clients_.end()) break;
+    ClientQueue& q = it->second;
+    if (q.waiting.empty() || q.barrier_in_flight) break;
+    bool pipelined = is_pipelined(q.waiting.front());
+    if (!pipelined && q.writes_in_flight > 0) break;
+    Op op = std::move(q.waiting.front());
+    q.waiting.pop_front();
+    if (pipelined)
+      ++q.writes_in_flight;
+    else
+      q.barrier_in_flight = true;
+    start(client, std::move(op), pipelined);
+  }
+  pumping_.erase(client);
+  auto it = clients_.find(client);
+  if (it != clients_.end() && it->second.waiting.empty() && it->second.idle()) clients_.erase(it);
+}
+
+void ClusterNode::start(uint64_t client, Op op, bool pipelined) {
+  Reply done = std::move(op.done);
+  op.done = [this, client, pipelined, done = std::move(done)](Status s, kv::RecordedReply reply) {
+    done(std::move(s), std::move(reply));
+    finished(client, pipelined);
+  };
+  route(std::move(op));
+}
+
+void ClusterNode::finished(uint64_t client, bool pipelined) {
+  auto it = clients_.find(client);
+  if (it == clients_.end()) return;
+  if (pipelined)
+    --it->second.writes_in_flight;
+  else
+    it->second.barrier_in_flight = false;
+  pump(client);
+}
+
+// ---- routing -----------------------------------------------------------
+
+std::optional<ShardId> ClusterNode::single_shard_of(const Op& op) const {
+  auto positions = kv::CommandTable::key_positions(*op.spec, op.args.size());
+  if (positions.empty()) return std::nullopt;
+  const cluster::ShardInfo* s = map_.shard_for_slot(key_slot(op.args[positions[0]]));
+  if (!s) return std::nullopt;
+  for (size_t p : positions) {
+    if (map_.shard_for_slot(key_slot(op.args[p])) != s) return std::nullopt;
+  }
+  return s->id;
+}
+
+void ClusterNode::route(Op op) {
+  if (op.spec->container() == "cluster") {
+    // COUNTKEYSINSLOT / GETKEYSINSLOT name their slot; an invalid one gets
+    // its error from the handler on any shard.
+    int64_t v = 0;
+    bool valid = parse_decimal_int64(op.args[2], &v) && v >= 0 && v < kSlotCount;
+    Slot slot(valid ? static_cast<uint16_t>(v) : 0);
+    op.internal = true;
+    return run_on_shard(map_.shard_for_slot(slot)->id, slot, std::move(op), 0);
+  }
+  auto positions = kv::CommandTable::key_positions(*op.spec, op.args.size());
+  if (positions.empty()) return fan_out(std::move(op));
+  Slot slot = key_slot(op.args[positions[0]]);
+  bool one_slot = true;
+  for (size_t p : positions) one_slot &= key_slot(op.args[p]) == slot;
+  if (!one_slot) {
+    if (options_.mode == RoutingMode::kProxy && is_splittable(*op.spec))
+      return split_by_shard(std::move(op));
+    if (options_.clustered) {
+      kv::RecordedReply r;
+      r.error("CROSSSLOT Keys in request don't hash to the same slot");
+      return op.done(Status::ok(), std::move(r));
+    }
+  }
+  const cluster::ShardInfo* shard = map_.shard_for_slot(slot);
+  SHOAL_ASSERT(shard != nullptr);
+  run_on_shard(shard->id, slot, std::move(op), /*attempt=*/0);
+}
+
+void ClusterNode::run_on_shard(ShardId shard, Slot slot, Op op, int attempt) {
+  if (host_.failed()) return op.done(Status::unavailable("node cannot write its log"), {});
+  replica::Replica* r = host_.replica(shard);
+  if (r && r->is_leader()) return run_local(*r, std::move(op));
+  if (r && op.ctx.readonly && !op.spec->is_write()) return run_local(*r, std::move(op));
+  std::optional<NodeId> leader = leader_of(shard);
+  if (!leader || *leader == options_.id) {
+    int64_t deadline = now_ms() + options_.leader_wait_ms;
+    waiting_.push_back(Waiting{shard, slot, std::move(op), attempt, deadline});
+    return;
+  }
+  if (options_.mode == RoutingMode::kRedirect && !op.internal) {
+    const cluster::NodeInfo* n = map_.node(*leader);
+    SHOAL_ASSERT(n != nullptr);
+    kv::RecordedReply reply;
+    reply.error(fmt::format("MOVED {} {}:{}", slot.value(), n->host, n->client_port));
+    return op.done(Status::ok(), std::move(reply));
+  }
+  forward(*leader, shard, slot, std::move(op), attempt);
+}
+
+void ClusterNode::run_local(replica::Replica& r, Op op) {
+  if (op.spec->is_write()) {
+    r.propose(kv::WriteCommand{0, 0, clock_.now_ms(), std::move(op.args)}, std::move(op.done));
+  } else {
+    r.read(*op.spec, std::move(op.args), std::move(op.done));
+  }
+}
+
+// Commands that waited for an election go again once a leader is known, or
+// end with CLUSTERDOWN at their deadline.
+void ClusterNode::retry_waiting() {
+  size_t n = waiting_.size();
+  for (size_t i = 0; i < n; ++i) {
+    Waiting w = std::move(waiting_.front());
+    waiting_.pop_front();
+    replica::Replica* r = host_.replica(w.shard);
+    bool ready = (r && r->is_leader()) || (r && w.op.ctx.readonly && !w.op.spec->is_write());
+    std::optional<NodeId> leader = leader_of(w.shard);
+    if (ready || (leader && *leader != options_.id)) {
+      run_on_shard(w.shard, w.slot, std::move(w.op), w.attempt);
+    } else if (now_ms() >= w.deadline_ms) {
+      kv::RecordedReply reply;
+      reply.error("CLUSTERDOWN The cluster is down");
+      w.op.done(Status::ok(), std::move(reply));
+    } else {
+      waiting_.push_back(std::move(w));
+    }
+  }
+}
+
+// ---- loop --------------------------------------------------------------
+
+void ClusterNode::tick() {
+  host_.tick();
+  ++ticks_;
+  if (options_.clustered && ticks_ % options_.hint_interval_ticks == 0) announce_leadership();
+  expire_forwards();
+}
+
+bool ClusterNode::has_ready() {
+  for (const auto& s : map_.shards) {
+    replica::Replica* r = host_.replica(s.id);
+    if (r && r->has_ready()) return true;
+  }
+  replica::Replica* meta = host_.replica(cluster::kMetaShard);
+  return meta && meta->has_ready();
+}
+
+Status ClusterNode::run_once() {
+  Status s = host_.run_once();
+  int64_t now = now_ms();
+  for (const auto& shard : map_.shards) {
+    replica::Replica* r = host_.replica(shard.id);
+    if (!r) continue;
+    NodeId lead = r->raft().leader();
+    if (lead.value() != 0)
+      leaders_.observe(shard.id, r->raft().term(), lead, now);
+    else
+      leaders_.forget(shard.id, r->raft().term());
+  }
+  if (!waiting_.empty()) retry_waiting();
+  if (options_.clustered && !map_written_) write_map_to_meta_shard();
+  return s;
+}
+
+void ClusterNode::announce_leadership() {
+  std::vector<transport::LeaderHint> hints;
+  for (const auto& shard : map_.shards) {
+    replica::Replica* r = host_.replica(shard.id);
+    if (r && r->is_leader())
+      hints.push_back(transport::LeaderHint{shard.id, r->raft().term(), options_.id});
+  }
+  if (hints.empty()) return;
+  for (const auto& n : map_.nodes) {
+    if (n.id == options_.id) continue;
+    auto& out = peers_.outgoing(n.id).hints;
+    out.insert(out.end(), hints.begin(), hints.end());
+  }
+}
+
+// The meta shard holds the cluster map (DESIGN.md section 2). Its first
+// leader writes the map the cluster was created with; later changes (node
+// add/remove, moves) will be proposed there by the control plane.
+void ClusterNode::write_map_to_meta_shard() {
+  replica::Replica* meta = host_.replica(cluster::kMetaShard);
+  if (!meta || !meta->is_leader() || map_write_in_flight_) return;
+  map_write_in_flight_ = true;
+  kv::WriteCommand cmd{0,
+                       0,
+                       clock_.now_ms(),
+                       {"SET", std::string(kMapKey), cluster::encode_cluster_map(map_), "NX"}};
+  meta->propose(cmd, [this](Status s, kv::RecordedReply) {
+    map_write_in_flight_ = false;
+    if (s.is_ok()) map_written_ = true;
+  });
+}
+
+size_t ClusterNode::expire_cycle(size_t limit) {
+  size_t n = 0;
+  for (const auto& shard : map_.shards) {
+    replica::Replica* r = host_.replica(shard.id);
+    if (r && r->is_leader() && n < limit) n += r->propose_expirations(limit - n);
+  }
+  return n;
+}
+
+size_t ClusterNode::transfer_leaderships() {
+  size_t still = 0;
+  auto hand_over = [&](ShardId id) {
+    replica::Replica* r = host_.replica(id);
+    if (!r || !r->is_leader()) return;
+    ++still;
+    if (r->raft().transferee().value() != 0) return;  // already handing over
+    for (NodeId v : r->raft().conf().voters) {
+      if (v != options_.id && r->raft().transfer_leadership(v).is_ok()) break;
+    }
+  };
+  for (const auto& shard : map_.shards) hand_over(shard.id);
+  hand_over(cluster::kMetaShard);
+  return still;
+}
+
+size_t ClusterNode::dbsize() {
+  size_t n = 0;
+  for (const auto& shard : map_.shards) {
+    replica::Replica* r = host_.replica(shard.id);
+    if (r && r->is_leader()) n += r->state_machine().store().size();
+  }
+  return n;
+}
+
+size_t ClusterNode::expires_count() {
+  size_t n = 0;
+  for (const auto& shard : map_.shards) {
+    replica::Replica* r = host_.replica(shard.id);
+    if (r && r->is_leader()) n += r->state_machine().store().expires_count();
+  }
+  return n;
+}
+
+int64_t ClusterNode::now_ms() const { return clock_.monotonic_ns() / 1'000'000; }
+
+}  // namespace shoal::node

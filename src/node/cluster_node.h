@@ -1,0 +1,186 @@
+// ClusterNode: the node core of a Shoal cluster (DESIGN.md sections 3-5).
+// It hosts this node's replicas of the shards the cluster map gives it (one
+// replica::Host: one log batch and one fsync per iteration for all of them)
+// and executes clients' keyspace commands:
+//
+//   key -> slot -> shard (cluster map) -> leader (LeaderTable)
+//   * this node leads the shard: writes are proposed, reads are linearizable
+//     (ReadIndex or lease), as in Node;
+//   * a READONLY connection's read on a local follower: follower ReadIndex;
+//   * another node leads it: `redirect` mode answers MOVED slot host:port,
+//     `proxy` mode forwards the command and relays the reply;
+//   * no known leader: the command waits (bounded) for an election, then
+//     answers CLUSTERDOWN.
+// Multi-key commands must stay in one slot (CROSSSLOT); in proxy mode the
+// per-key ones (MGET, DEL, UNLINK, EXISTS, TOUCH) are split by shard and
+// gathered, and keyspace-wide ones (DBSIZE, KEYS, SCAN, RANDOMKEY, FLUSHALL,
+// FLUSHDB) run on every shard. In redirect mode keyspace-wide commands see
+// the shards this node leads, as a Redis Cluster master sees its own slots.
+//
+// Outcomes (H17, H18): a forwarded command is sent once and never retried
+// unless the peer answered that it did not execute it; a forwarded write
+// that times out ends as unknown outcome.
+//
+// Per-client order, as in Node: consecutive local writes are pipelined;
+// anything else (a read, a forward, a fan-out) waits for the client's earlier
+// commands and holds back its later ones.
+//
+// Threading: one thread (the server's raft loop) calls every method and runs
+// every callback. The node reaches time, disk and peers only through env,
+// replica::LogStore and PeerOutbox.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "cluster/cluster_map.h"
+#include "env/clock.h"
+#include "kv/command.h"
+#include "kv/recorded_reply.h"
+#include "node/leader_table.h"
+#include "replica/host.h"
+#include "transport/peer_messages.h"
+
+namespace shoal::node {
+
+enum class RoutingMode : uint8_t { kRedirect, kProxy };
+
+// Where peer messages go. The server implements it with transport::PeerNetwork.
+class PeerOutbox {
+ public:
+  virtual ~PeerOutbox() = default;
+  virtual transport::PeerBatch& outgoing(NodeId to) = 0;
+};
+
+struct ClientContext {
+  bool readonly = false;  // READONLY: reads may be served by a follower replica
+};
+
+struct ClusterNodeOptions {
+  NodeId id;
+  // false: a standalone server (a one-node, one-shard map): no MOVED, every
+  // slot local. true: a cluster member.
+  bool clustered = true;
+  RoutingMode mode = RoutingMode::kRedirect;
+  replica::ReplicaOptions replica;
+  bool sync = true;                   // fsync every batch (the LogStore may relax it)
+  int64_t forward_timeout_ms = 5000;  // a forwarded command's deadline (H22)
+  int64_t leader_wait_ms = 2000;      // how long a command waits for an election
+  int hint_interval_ticks = 10;       // how often leadership is announced to peers
+};
+
+using Reply = std::function<void(Status, kv::RecordedReply)>;
+
+class ClusterNode {
+ public:
+  ClusterNode(ClusterNodeOptions options, replica::LogStore& store, PeerOutbox& peers,
+              env::Clock& clock);
+  ~ClusterNode();
+
+  // Opens this node's replicas of `map` (bootstrapping groups whose state is
+  // not in the store yet, with the map's replica set as initial voters).
+  Status open(cluster::ClusterMap map);
+
+  void execute(uint64_t client, ClientContext ctx, const kv::CommandSpec& spec,
+               std::vector<std::string> args, Reply done);
+  void forget_client(uint64_t client);
+  void on_peer_batch(transport::PeerBatch batch);
+
+  void tick();
+  // One host iteration (group commit), then routing upkeep.
+  Status run_once();
+  bool has_ready();
+  // Proposes deletions of expired keys on the shards this node leads.
+  size_t expire_cycle(size_t limit);
+  // Asks every shard this node leads to hand leadership to another voter
+  // (graceful shutdown). Returns how many shards this node still leads.
+  size_t transfer_leaderships();
+
+  bool healthy() const { return !host_.failed(); }
+  const cluster::ClusterMap& map() const { return map_; }
+  NodeId id() const { return options_.id; }
+  std::optional<NodeId> leader_of(ShardId shard) const;
+  // Keys and keys with an expiry in the shards this node leads.
+  size_t dbsize();
+  size_t expires_count();
+  replica::Replica* replica(ShardId shard) { return host_.replica(shard); }
+  uint64_t forwards_started() const { return forwards_started_; }
+
+ private:
+  // A client command on its way.
+  struct Op {
+    const kv::CommandSpec* spec;
+    std::vector<std::string> args;
+    ClientContext ctx;
+    Reply done;
+    bool internal = false;  // part of a fan-out or split: forwarded, never redirected
+  };
+  struct ClientQueue {
+    std::deque<Op> waiting;
+    int writes_in_flight = 0;
+    bool barrier_in_flight = false;
+    bool idle() const { return writes_in_flight == 0 && !barrier_in_flight; }
+  };
+  // A command forwarded to a shard's leader, awaiting its response.
+  struct Forward {
+    ShardId shard;
+    Slot slot;
+    Op op;
+    int attempt = 0;
+    int64_t deadline_ms = 0;
+  };
+  // A command waiting for its shard to elect a leader.
+  struct Waiting {
+    ShardId shard;
+    Slot slot;
+    Op op;
+    int attempt = 0;
+    int64_t deadline_ms = 0;
+  };
+  class HostTransport;
+
+  void pump(uint64_t client);
+  bool is_pipelined(const Op& op);
+  std::optional<ShardId> single_shard_of(const Op& op) const;
+  void start(uint64_t client, Op op, bool pipelined);
+  void finished(uint64_t client, bool pipelined);
+  void route(Op op);
+  void run_on_shard(ShardId shard, Slot slot, Op op, int attempt);
+  void run_local(replica::Replica& r, Op op);
+  void forward(NodeId leader, ShardId shard, Slot slot, Op op, int attempt);
+  void fan_out(Op op);
+  void split_by_shard(Op op);
+  std::vector<ShardId> fan_out_targets();
+  void serve_forward(NodeId from, transport::ForwardRequest req);
+  void on_forward_response(transport::ForwardResponse resp);
+  void expire_forwards();
+  void retry_waiting();
+  void announce_leadership();
+  void write_map_to_meta_shard();
+  transport::ShardEpoch epoch_of(ShardId shard) const;
+  int64_t now_ms() const;
+
+  ClusterNodeOptions options_;
+  env::Clock& clock_;
+  PeerOutbox& peers_;
+  std::unique_ptr<HostTransport> host_transport_;
+  replica::Host host_;
+  cluster::ClusterMap map_;
+  LeaderTable leaders_;
+  std::map<uint64_t, ClientQueue> clients_;
+  std::set<uint64_t> pumping_;
+  std::map<uint64_t, Forward> forwards_;  // by request id
+  std::deque<Waiting> waiting_;           // commands waiting for a leader
+  uint64_t next_forward_id_ = 1;
+  uint64_t forwards_started_ = 0;
+  uint64_t ticks_ = 0;
+  bool map_written_ = false;
+  bool map_write_in_flight_ = false;
+};
+
+}  // namespace shoal::node

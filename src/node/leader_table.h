@@ -1,0 +1,54 @@
+// LeaderTable: who leads each shard, as this node last heard, with the term
+// of that knowledge. Raft guarantees at most one leader per term, so a higher
+// term always wins; an entry not refreshed within `ttl_ms` is forgotten (its
+// leader may be dead, and peers announce leadership periodically).
+//
+// Thread-safety: none (the node core's thread).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+
+#include "base/ids.h"
+
+namespace shoal::node {
+
+class LeaderTable {
+ public:
+  explicit LeaderTable(int64_t ttl_ms = 3000) : ttl_ms_(ttl_ms) {}
+
+  // Records that `leader` leads `shard` in `term` (learned at `now_ms`).
+  // Ignored when an entry of a higher term is known.
+  void observe(ShardId shard, Term term, NodeId leader, int64_t now_ms) {
+    auto& e = entries_[shard];
+    if (term < e.term) return;
+    e = Entry{term, leader, now_ms};
+  }
+  // `leader` no longer leads `shard` in `term` or before.
+  void forget(ShardId shard, Term up_to) {
+    auto it = entries_.find(shard);
+    if (it != entries_.end() && it->second.term <= up_to) it->second.leader = NodeId();
+  }
+  std::optional<NodeId> leader(ShardId shard, int64_t now_ms) const {
+    auto it = entries_.find(shard);
+    if (it == entries_.end() || it->second.leader.value() == 0) return std::nullopt;
+    if (now_ms - it->second.seen_ms > ttl_ms_) return std::nullopt;
+    return it->second.leader;
+  }
+  Term term(ShardId shard) const {
+    auto it = entries_.find(shard);
+    return it == entries_.end() ? Term() : it->second.term;
+  }
+
+ private:
+  struct Entry {
+    Term term;
+    NodeId leader;
+    int64_t seen_ms = 0;
+  };
+  int64_t ttl_ms_;
+  std::map<ShardId, Entry> entries_;
+};
+
+}  // namespace shoal::node
