@@ -1,0 +1,264 @@
+"""Start, inspect, kill and stop a real local Shoal cluster for tests.
+
+A ShoalCluster is N shoal-server processes (--cluster-enabled yes) on free
+loopback ports, each with its own temporary data directory, made one cluster
+with `shoal-cli cluster create`. Nodes are stopped by PID (SIGTERM, then
+SIGKILL after a bounded wait); kill(i) SIGKILLs one node and restart(i)
+starts it again on the same ports and data directory. Nothing here kills by
+name.
+
+    with ShoalCluster(server_bin, cli_bin, nodes=3, shards=16) as c:
+        c.port(0)              # client port of node 0
+        c.leader_of_slot(123)  # index of the node leading slot 123 (or None)
+
+Standard library only.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from server_proc import _die_with_parent, free_port  # noqa: E402
+
+START_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 10.0
+CREATE_TIMEOUT_S = 60
+
+
+def resp_command(port, *args, timeout=5.0):
+    """Sends one command over a fresh connection; returns the raw reply bytes
+    (enough for simple checks; tests use real clients for the rest)."""
+    payload = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        payload += b"$%d\r\n%s\r\n" % (len(a), a)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(payload)
+        data = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            if _complete(data):
+                break
+        return data
+
+
+def _complete(data):
+    """Whether `data` holds one complete RESP2 reply (simple parser)."""
+    def parse(i):
+        if i >= len(data):
+            return None
+        end = data.find(b"\r\n", i)
+        if end < 0:
+            return None
+        kind, body = data[i:i + 1], data[i + 1:end]
+        if kind in b"+-:":
+            return end + 2
+        if kind in b"$=":
+            n = int(body)
+            if n < 0:
+                return end + 2
+            return end + 2 + n + 2 if len(data) >= end + 2 + n + 2 else None
+        if kind in b"*%~":
+            n = int(body) * (2 if kind == b"%" else 1)
+            j = end + 2
+            for _ in range(max(n, 0)):
+                j = parse(j)
+                if j is None:
+                    return None
+            return j
+        return end + 2
+    return parse(0) is not None
+
+
+class Node:
+    def __init__(self, index, server_bin, base_dir, extra_args):
+        self.index = index
+        self.server_bin = server_bin
+        self.port = free_port()
+        self.peer_port = free_port()
+        self.data_dir = os.path.join(base_dir, f"n{index}")
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self._log = None
+        os.makedirs(self.data_dir, exist_ok=True)
+
+    def argv(self):
+        return [self.server_bin, "--port", str(self.port), "--bind", "127.0.0.1",
+                "--cluster-enabled", "yes", "--cluster-port", str(self.peer_port),
+                "--data-dir", self.data_dir, "--log-level", "warn"] + self.extra_args
+
+    def start(self):
+        self._log = open(os.path.join(self.data_dir, "server.log"), "ab")
+        self.proc = subprocess.Popen(self.argv(), stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"node {self.index} exited; log:\n{self.log_text()}")
+            try:
+                if resp_command(self.port, "PING", timeout=1).startswith(b"+PONG"):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"node {self.index} did not start; log:\n{self.log_text()}")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig):
+        if self.alive():
+            os.kill(self.proc.pid, sig)
+
+    def kill(self):
+        """SIGKILL by PID and reap."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=STOP_TIMEOUT_S)
+        self._close_log()
+
+    def stop(self):
+        """SIGTERM by PID (leadership is handed over), SIGKILL after a bounded
+        wait. Returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=STOP_TIMEOUT_S)
+        self._close_log()
+        return self.proc.returncode
+
+    def _close_log(self):
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def log_text(self):
+        try:
+            with open(os.path.join(self.data_dir, "server.log"), "rb") as f:
+                return f.read()[-4000:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+class ShoalCluster:
+    """nodes: how many shoal-server processes; shards, replicas: passed to
+    `shoal-cli cluster create`; extra_args: extra shoal-server flags (e.g.
+    ["--cluster-routing", "proxy"])."""
+
+    def __init__(self, server_bin, cli_bin, nodes=3, shards=16, replicas=3, extra_args=()):
+        self.server_bin = os.path.abspath(server_bin)
+        self.cli_bin = os.path.abspath(cli_bin)
+        self.shards = shards
+        self.replicas = replicas
+        self.base_dir = tempfile.mkdtemp(prefix="shoal-cluster-")
+        self.nodes = [Node(i, self.server_bin, self.base_dir, extra_args) for i in range(nodes)]
+
+    def start(self):
+        for n in self.nodes:
+            n.start()
+        argv = [self.cli_bin, "cluster", "create", "--shards", str(self.shards), "--replicas",
+                str(self.replicas), "--wait", str(CREATE_TIMEOUT_S)]
+        argv += [f"127.0.0.1:{n.port}" for n in self.nodes]
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=CREATE_TIMEOUT_S + 30)
+        if out.returncode != 0:
+            raise RuntimeError(f"shoal-cli cluster create failed:\n{out.stdout}{out.stderr}")
+        return self
+
+    def port(self, i):
+        return self.nodes[i].port
+
+    def ports(self):
+        return [n.port for n in self.nodes]
+
+    def kill(self, i):
+        self.nodes[i].kill()
+
+    def restart(self, i):
+        self.nodes[i].start()
+
+    def wait_state_ok(self, via=None, timeout=30):
+        """Waits until a live node (or node `via`) reports cluster_state:ok."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for n in ([self.nodes[via]] if via is not None else self.nodes):
+                if not n.alive():
+                    continue
+                try:
+                    if b"cluster_state:ok" in resp_command(n.port, "CLUSTER", "INFO", timeout=2):
+                        return True
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        return False
+
+    def leader_of_slot(self, slot, via=None):
+        """Index of the node that leads `slot`, as a live node sees it
+        (CLUSTER SLOTS: the first node of the range), or None."""
+        for n in ([self.nodes[via]] if via is not None else self.nodes):
+            if not n.alive():
+                continue
+            try:
+                reply = resp_command(n.port, "CLUSTER", "SLOTS", timeout=2)
+            except OSError:
+                continue
+            port = _leader_port_for_slot(reply, slot)
+            for m in self.nodes:
+                if m.port == port:
+                    return m.index
+        return None
+
+    def stop(self):
+        for n in self.nodes:
+            n.stop()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
+
+def _leader_port_for_slot(reply, slot):
+    """Parses a RESP2 CLUSTER SLOTS reply just enough to find `slot`'s first
+    node's port."""
+    lines = reply.split(b"\r\n")
+    i = 1  # skip the outer array header
+    while i < len(lines):
+        if not lines[i].startswith(b"*"):
+            i += 1
+            continue
+        # range: *N, :start, :end, *4, $len, host, :port, $40, id, *0, ...
+        if i + 6 < len(lines) and lines[i + 1].startswith(b":") and lines[i + 2].startswith(b":"):
+            start, end = int(lines[i + 1][1:]), int(lines[i + 2][1:])
+            if start <= slot <= end and lines[i + 6].startswith(b":"):
+                return int(lines[i + 6][1:])
+            i += 3
+            continue
+        i += 1
+    return None
