@@ -305,11 +305,24 @@ size_t ClusterNode::transfer_leaderships() {
   auto hand_over = [&](ShardId id) {
     replica::Replica* r = host_.replica(id);
     if (!r || !r->is_leader()) return;
-    ++still;
-    if (r->raft().transferee().value() != 0) return;  // already handing over
-    for (NodeId v : r->raft().conf().voters) {
-      if (v != options_.id && r->raft().transfer_leadership(v).is_ok()) break;
+    if (r->raft().transferee().value() != 0) {  // already handing over
+      ++still;
+      return;
     }
+    // The most caught-up voter that answered recently: a dead one would
+    // only make the transfer time out.
+    NodeId best;
+    LogIndex best_match;
+    for (NodeId v : r->raft().conf().voters) {
+      const raft::Progress* p = r->raft().progress(v);
+      if (v == options_.id || !p || !p->recent_active) continue;
+      if (best.value() == 0 || p->match > best_match) {
+        best = v;
+        best_match = p->match;
+      }
+    }
+    // No live voter to take over: nothing to wait for.
+    if (best.value() != 0 && r->raft().transfer_leadership(best).is_ok()) ++still;
   };
   for (const auto& shard : map_.shards) hand_over(shard.id);
   hand_over(cluster::kMetaShard);

@@ -98,7 +98,8 @@ class ClusterNode {
   // Proposes deletions of expired keys on the shards this node leads.
   size_t expire_cycle(size_t limit);
   // Asks every shard this node leads to hand leadership to another voter
-  // (graceful shutdown). Returns how many shards this node still leads.
+  // (graceful shutdown). Returns how many shards are still being handed over
+  // (shards with no live voter to take over are not counted).
   size_t transfer_leaderships();
 
   bool healthy() const { return !host_.failed(); }

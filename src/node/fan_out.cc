@@ -111,51 +111,65 @@ std::vector<ShardId> ClusterNode::fan_out_targets() {
   return targets;
 }
 
-// SCAN over several shards: the cursor encodes (inner cursor, shard position)
-// as inner * n + position, so that a full iteration visits every shard in
-// turn and keeps each shard's own SCAN guarantees.
+// SCAN over several shards. A storage engine's SCAN cursor is 1 + an order
+// value whose top bits are the key's slot (order = slot << 48 | hash48, see
+// storage/memory_engine.cc and rocks_engine.cc), so a shard's own cursor also
+// names the shard: the composite cursor is the shard's cursor unchanged, and
+// when a shard is done it points at the first slot of the next one. (An
+// earlier inner * n + position encoding overflowed 64 bits for every shard
+// past the first few.) `ranges[i]` is targets[i]'s slot range; targets are
+// ordered by slot.
+constexpr int kCursorSlotShift = 48;
+
 static void scan_across(const std::vector<ShardId>& targets,
+                        const std::vector<std::pair<uint64_t, uint64_t>>& ranges,
                         std::function<void(ShardId, std::vector<std::string>, Reply)> run,
                         std::vector<std::string> args, Reply done) {
-  uint64_t cursor = 0, n = targets.size();
-  if (n == 0) {
+  uint64_t cursor = 0;
+  size_t n = targets.size();
+  auto empty = [&done] {
     kv::RecordedReply r;
     r.array(2);
     r.bulk("0");
     r.array(0);
-    return done(Status::ok(), std::move(r));
-  }
+    done(Status::ok(), std::move(r));
+  };
+  if (n == 0) return empty();
   // A cursor that does not parse gets the handler's own error (Redis checks
   // the options and the cursor in its own order).
   if (!parse_u64(args[1], cursor)) return run(targets[0], std::move(args), std::move(done));
-  uint64_t pos = cursor % n, inner = cursor / n;
-  args[1] = std::to_string(inner);
-  run(targets[pos], std::move(args),
-      [pos, n, done = std::move(done)](Status s, kv::RecordedReply r) {
-        const auto& items = r.items();
-        uint64_t next = 0;
-        if (!s.is_ok() || items.size() < 2 || items[0].kind != Kind::kArray ||
-            !parse_u64(items[1].text, next)) {
-          return done(std::move(s), std::move(r));
-        }
-        uint64_t composite = 0;
-        if (next != 0) {
-          if (next > (std::numeric_limits<uint64_t>::max() - pos) / n) {
-            kv::RecordedReply err;
-            err.error("ERR cursor out of range");
-            return done(Status::ok(), std::move(err));
-          }
-          composite = next * n + pos;
-        } else if (pos + 1 < n) {
-          composite = pos + 1;
-        }
-        kv::RecordedReply out;
-        out.array(2);
-        out.bulk(std::to_string(composite));
-        out.array(items.size() - 3);
-        for (size_t i = 3; i < items.size(); ++i) out.bulk(items[i].text);
-        done(Status::ok(), std::move(out));
-      });
+  size_t pos = 0;
+  if (cursor != 0) {
+    // The shard holding the cursor's slot; a cursor past a shard this node
+    // does not cover (not one it handed out, or leadership moved) resumes
+    // at the next shard it covers. A cursor past every shard still runs on
+    // the last one (it finds no keys there) so that bad options get the
+    // handler's errors.
+    uint64_t slot = (cursor - 1) >> kCursorSlotShift;
+    while (pos < n && ranges[pos].second < slot) ++pos;
+    if (pos == n) {
+      pos = n - 1;
+    } else if (slot < ranges[pos].first) {
+      cursor = 0;
+    }
+  }
+  args[1] = std::to_string(cursor);
+  uint64_t next_start = pos + 1 < n ? (ranges[pos + 1].first << kCursorSlotShift) + 1 : 0;
+  run(targets[pos], std::move(args), [next_start, done = std::move(done)](Status s,
+                                                                         kv::RecordedReply r) {
+    const auto& items = r.items();
+    uint64_t next = 0;
+    if (!s.is_ok() || items.size() < 2 || items[0].kind != Kind::kArray ||
+        !parse_u64(items[1].text, next)) {
+      return done(std::move(s), std::move(r));
+    }
+    kv::RecordedReply out;
+    out.array(2);
+    out.bulk(std::to_string(next != 0 ? next : next_start));
+    out.array(items.size() - 3);
+    for (size_t i = 3; i < items.size(); ++i) out.bulk(items[i].text);
+    done(Status::ok(), std::move(out));
+  });
 }
 
 void ClusterNode::fan_out(Op op) {
@@ -167,7 +181,12 @@ void ClusterNode::fan_out(Op op) {
                  0);
   };
   if (op.spec->name == "scan") {
-    return scan_across(targets, run, std::move(op.args), std::move(op.done));
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;
+    for (ShardId id : targets) {
+      const cluster::ShardInfo* s = map_.shard(id);
+      ranges.emplace_back(s->first_slot, s->last_slot);
+    }
+    return scan_across(targets, ranges, run, std::move(op.args), std::move(op.done));
   }
   if (targets.empty()) {
     return op.done(Status::ok(), combine_fan_out(op.spec->name, {}, 0).second);

@@ -213,7 +213,11 @@ void KeyspaceService::stop() {
             network_->flush();
             network_->close();
           }
+          // Peers may still be connected to us and timers may be armed:
+          // leave the loop now rather than wait for all of them to drain.
+          stopped_ = true;
           guard_.reset();
+          loop_.stop();
         },
         40);
   });
@@ -277,7 +281,7 @@ void KeyspaceService::schedule_iteration() {
 
 void KeyspaceService::iterate() {
   iteration_scheduled_ = false;
-  if (!node_) return;
+  if (!node_ || stopped_) return;
   for (int round = 0; round < 4; ++round) {
     if (Status s = node_->run_once(); !s.is_ok()) {
       healthy_ = false;

@@ -140,6 +140,7 @@ class KeyspaceService {
   asio::steady_timer shutdown_timer_{loop_};
   bool iteration_scheduled_ = false;
   uint64_t ticks_ = 0;
+  bool stopped_ = false;  // the loop is leaving: no more iterations
   // Completions gathered during one iteration, per connection.
   std::map<CompletionSink*,
            std::pair<std::shared_ptr<CompletionSink>, std::vector<KeyspaceCompletion>>>
