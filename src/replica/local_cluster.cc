@@ -10,7 +10,12 @@
 namespace shoal::replica::testing {
 
 void NetTransport::send(ShardId shard, raft::Message msg) {
-  if (!net_.down.count(self_)) net_.queue.push_back({shard, std::move(msg)});
+  if (net_.down.count(self_)) return;
+  if (msg.type == raft::MessageType::kSnap && net_.drop_snapshots > 0) {
+    --net_.drop_snapshots;
+    return;
+  }
+  net_.queue.push_back({shard, std::move(msg)});
 }
 
 std::string reply_text(const kv::RecordedReply& reply) {

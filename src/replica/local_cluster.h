@@ -58,6 +58,7 @@ struct Envelope {
 struct Network {
   std::deque<Envelope> queue;
   std::set<NodeId> down;
+  int drop_snapshots = 0;  // lose this many kSnap messages (a broken link)
 };
 
 class NetTransport final : public Transport {
@@ -157,6 +158,8 @@ class LocalCluster {
   RocksLogStore* rocks_store(NodeId id);
   env::Clock& clock() { return *clock_; }
   FakeClock* fake_clock() { return owned_clock_.get(); }
+  // The in-memory network, for tests that lose messages.
+  Network& network() { return net_; }
   const std::vector<NodeId>& nodes() const { return voters_; }
   const std::string& dir() const { return dir_; }
 

@@ -103,6 +103,15 @@ static void send_all(std::vector<raft::Message>& msgs, const raft::Snapshot& sna
         continue;
       }
       m.snapshot.data = snap.data;
+      // The snapshot travels inside this message, and the transport gives no
+      // delivery report: count it as sent. If it is lost, the follower's
+      // next probe is rejected and the leader sends the snapshot again;
+      // without this report a lost snapshot would park the follower in the
+      // snapshot state until the leader changed.
+      NodeId to = m.to;
+      transport.send(shard, std::move(m));
+      raft.report_snapshot(to, true);
+      continue;
     }
     transport.send(shard, std::move(m));
   }

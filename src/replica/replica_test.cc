@@ -62,6 +62,7 @@ class Cluster {
   }
 
   MemoryLogStore& store(NodeId id) { return *c_->memory_store(id); }
+  testing::Network& network() { return c_->network(); }
   testing::FakeClock& clock() { return *c_->fake_clock(); }
 
  private:
@@ -137,6 +138,23 @@ TEST(ReplicatedShard, FollowerFarBehindCatchesUpBySnapshot) {
   c.start(follower, false);
   c.expect_converged();
   EXPECT_EQ(c.read(c.wait_leader(), {"GET", "counter"}), "$200");
+}
+
+// The transport gives no delivery report for a snapshot; a lost one must not
+// park the follower in the leader's snapshot state forever.
+TEST(ReplicatedShard, LostSnapshotIsSentAgain) {
+  Cluster c(1, /*compact_after=*/20);
+  NodeId l = c.wait_leader();
+  NodeId follower = l == NodeId(1) ? NodeId(2) : NodeId(1);
+  c.crash(follower);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(c.write({"INCR", "counter"}).first.is_ok());
+  }
+  c.network().drop_snapshots = 2;
+  c.start(follower, false);
+  c.expect_converged();
+  EXPECT_EQ(c.network().drop_snapshots, 0);  // both were sent, and lost
+  EXPECT_EQ(c.read(follower, {"GET", "counter"}), "$200");
 }
 
 TEST(ReplicatedShard, GroupCommitSharesOneSyncAcrossShards) {
