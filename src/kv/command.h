@@ -90,6 +90,10 @@ class CommandTable {
 // Exposed for the server's active-expiry cycle and for tests.
 void apply_expiry(Store& store, std::string_view key, int64_t expire_at_ms, int64_t now_ms);
 
+// WAIT's argument checks, in Redis's order: the error text, or "" when the
+// arguments are valid.
+std::string_view wait_arguments_error(std::span<const std::string_view> args);
+
 // Case-insensitive ASCII comparison used for options ("EX", "nx", ...).
 bool iequals(std::string_view a, std::string_view b);
 

@@ -93,7 +93,7 @@ const CommandSpec kCommands[] = {
     {"readonly", 1, kF | kLS, 0, 0, 0, "@fast @connection", "cluster", "3.0.0", "Enables read-only queries for a connection to a Redis Cluster replica node.", nullptr},
     {"readwrite", 1, kF | kLS, 0, 0, 0, "@fast @connection", "cluster", "3.0.0", "Enables read-write queries for a connection to a Redis Cluster replica node.", nullptr},
     {"asking", 1, kF, 0, 0, 0, "@fast @connection", "cluster", "3.0.0", "Signals that a cluster client is following an -ASK redirect.", nullptr},
-    {"wait", 3, kNoScript, 0, 0, 0, "@slow @connection", "generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", nullptr},
+    {"wait", 3, kNoScript, 0, 0, 0, "@slow @connection", "generic", "3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", cmd_wait},
     {"client", -2, 0, 0, 0, 0, "@slow", "connection", "2.4.0", "A container for client connection commands.", nullptr},
     {"client|id", 2, kNoScript | kLS, 0, 0, 0, "@slow @connection", "connection", "5.0.0", "Returns the unique client ID of the connection.", nullptr},
     {"client|setname", 3, kNoScript | kLS, 0, 0, 0, "@slow @connection", "connection", "2.6.9", "Sets the connection name.", nullptr},

@@ -45,6 +45,7 @@ void cmd_scan(CommandContext& c);
 void cmd_randomkey(CommandContext& c);
 void cmd_dbsize(CommandContext& c);
 void cmd_cluster_countkeysinslot(CommandContext& c);
+void cmd_wait(CommandContext& c);
 void cmd_cluster_getkeysinslot(CommandContext& c);
 void cmd_flushdb(CommandContext& c);
 void cmd_object_encoding(CommandContext& c);

@@ -106,7 +106,9 @@ std::string StateMachine::snapshot_data() const {
   return out;
 }
 
-Status StateMachine::restore(std::string_view data) {
+Status StateMachine::restore(std::string_view data) { return load_snapshot(data, this); }
+
+Status StateMachine::load_snapshot(std::string_view data, StateMachine* into) {
   if (data.size() < 5) return Status::corruption("snapshot: too short");
   std::string_view body = data.substr(0, data.size() - 4);
   ByteReader crc_reader(data.substr(data.size() - 4));
@@ -139,11 +141,12 @@ Status StateMachine::restore(std::string_view data) {
     sessions[*id] = Session{*seq, static_cast<int64_t>(*ms), std::string(*reply)};
   }
   if (!r.empty()) return Status::corruption("snapshot: trailing bytes");
-  store_.clear();
-  for (const auto& [k, rec] : decoded) store_.put(k, rec);
-  sessions_ = std::move(sessions);
-  by_age_.clear();
-  for (const auto& [id, s] : sessions_) by_age_.emplace(s.last_ms, id);
+  if (into == nullptr) return Status::ok();
+  into->store_.clear();
+  for (const auto& [k, rec] : decoded) into->store_.put(k, rec);
+  into->sessions_ = std::move(sessions);
+  into->by_age_.clear();
+  for (const auto& [id, s] : into->sessions_) into->by_age_.emplace(s.last_ms, id);
   return Status::ok();
 }
 

@@ -58,12 +58,17 @@ class StateMachine {
   // snapshot is intact.
   std::string snapshot_data() const;
   Status restore(std::string_view data);
+  // Everything restore() checks, without changing the state: for snapshots
+  // from peers, which are validated before Raft accepts them (STYLE.md #4).
+  static Status check_snapshot(std::string_view data) { return load_snapshot(data, nullptr); }
 
   // A hash of the whole state (keyspace and exactly-once table) that every
   // replica at the same applied index must agree on (anti-entropy, moves).
   uint64_t state_hash() const;
 
  private:
+  // Parses and verifies a snapshot; installs it into `into` unless null.
+  static Status load_snapshot(std::string_view data, StateMachine* into);
   struct Session {
     uint64_t last_seq = 0;
     int64_t last_ms = 0;

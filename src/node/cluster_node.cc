@@ -18,6 +18,11 @@ class ClusterNode::HostTransport final : public replica::Transport {
     node_.peers_.outgoing(to).raft.push_back(
         transport::RaftEnvelope{shard, node_.epoch_of(shard), std::move(msg)});
   }
+  replica::SnapshotSend send_snapshot(ShardId shard, raft::Message msg,
+                                      const raft::Snapshot& snap) override {
+    if (!node_.snapshots_->enabled()) return Transport::send_snapshot(shard, std::move(msg), snap);
+    return node_.snapshots_->start_send(shard, msg, snap);
+  }
 
  private:
   ClusterNode& node_;
@@ -29,13 +34,18 @@ ClusterNode::ClusterNode(ClusterNodeOptions options, replica::LogStore& store, P
       clock_(clock),
       peers_(peers),
       host_transport_(std::make_unique<HostTransport>(*this)),
-      host_(options_.id, store, *host_transport_, clock, replica::HostOptions{options_.sync}) {}
+      host_(options_.id, store, *host_transport_, clock, replica::HostOptions{options_.sync}),
+      snapshots_(std::make_unique<SnapshotShipping>(
+          options_.id, options_.snapshots, host_,
+          [this](NodeId to) -> transport::PeerBatch& { return peers_.outgoing(to); },
+          [this](ShardId shard) { return epoch_of(shard); }, clock)) {}
 
 ClusterNode::~ClusterNode() = default;
 
 Status ClusterNode::open(cluster::ClusterMap map) {
   if (Status s = cluster::validate(map); !s.is_ok()) return s;
   if (!map.node(options_.id)) return Status::invalid_argument("this node is not in the map");
+  if (Status s = snapshots_->open(); !s.is_ok()) return s;
   map_ = std::move(map);
   auto open_one = [&](ShardId shard, const std::vector<NodeId>& voters) {
     return host_.add_replica(shard, options_.replica, voters,
@@ -44,8 +54,12 @@ Status ClusterNode::open(cluster::ClusterMap map) {
   for (const auto& s : map_.shards) {
     if (std::find(s.replicas.begin(), s.replicas.end(), options_.id) == s.replicas.end()) continue;
     if (Status st = open_one(s.id, s.replicas); !st.is_ok()) return st;
-    // A single voter need not wait for an election timeout.
-    if (s.replicas.size() == 1) host_.replica(s.id)->raft().campaign();
+    // A single voter need not wait for an election timeout; in a new group
+    // the preferred leader (the placement's first replica) stands first, so
+    // that leaders start out spread evenly.
+    raft::Raft& raft = host_.replica(s.id)->raft();
+    bool fresh = raft.term().value() <= 1 && raft.log().last_index().value() <= 1;
+    if (s.replicas.size() == 1 || (fresh && s.replicas.front() == options_.id)) raft.campaign();
   }
   const auto& meta = map_.meta_replicas;
   if (options_.clustered && std::find(meta.begin(), meta.end(), options_.id) != meta.end()) {
@@ -87,7 +101,7 @@ bool ClusterNode::is_pipelined(const Op& op) {
   std::optional<ShardId> shard = single_shard_of(op);
   if (!shard) return false;
   replica::Replica* r = host_.replica(*shard);
-  return r && r->is_leader() && !host_.failed();
+  return r && serves(*r, *op.spec) && !host_.failed();
 }
 
 void ClusterNode::pump(uint64_t client) {
@@ -145,6 +159,7 @@ std::optional<ShardId> ClusterNode::single_shard_of(const Op& op) const {
 }
 
 void ClusterNode::route(Op op) {
+  if (op.spec->name == "wait") return start_wait(std::move(op));
   if (op.spec->container() == "cluster") {
     // COUNTKEYSINSLOT / GETKEYSINSLOT name their slot; an invalid one gets
     // its error from the handler on any shard.
@@ -176,14 +191,11 @@ void ClusterNode::route(Op op) {
 void ClusterNode::run_on_shard(ShardId shard, Slot slot, Op op, int attempt) {
   if (host_.failed()) return op.done(Status::unavailable("node cannot write its log"), {});
   replica::Replica* r = host_.replica(shard);
-  if (r && r->is_leader()) return run_local(*r, std::move(op));
+  if (r && serves(*r, *op.spec)) return run_local(*r, std::move(op));
   if (r && op.ctx.readonly && !op.spec->is_write()) return run_local(*r, std::move(op));
   std::optional<NodeId> leader = leader_of(shard);
-  if (!leader || *leader == options_.id) {
-    int64_t deadline = now_ms() + options_.leader_wait_ms;
-    waiting_.push_back(Waiting{shard, slot, std::move(op), attempt, deadline});
-    return;
-  }
+  if (!leader || *leader == options_.id)
+    return wait_for_leader(shard, slot, std::move(op), attempt);
   if (options_.mode == RoutingMode::kRedirect && !op.internal) {
     const cluster::NodeInfo* n = map_.node(*leader);
     SHOAL_ASSERT(n != nullptr);
@@ -202,6 +214,23 @@ void ClusterNode::run_local(replica::Replica& r, Op op) {
   }
 }
 
+// Whether this replica takes `spec` now: a leader serves writes unless it is
+// handing leadership over (Raft refuses proposals then; the write waits for
+// the transfer to end instead of failing), and reads once an entry of its
+// term committed (before that Raft refuses them, H12; the read waits).
+bool ClusterNode::serves(replica::Replica& r, const kv::CommandSpec& spec) {
+  if (!r.is_leader()) return false;
+  if (spec.is_write()) return r.raft().transferee().value() == 0;
+  const raft::RaftLog& log = r.raft().log();
+  return log.term(log.committed()) == r.raft().term();
+}
+
+void ClusterNode::wait_for_leader(ShardId shard, Slot slot, Op op, int attempt, int64_t delay_ms) {
+  int64_t now = now_ms();
+  waiting_.push_back(
+      Waiting{shard, slot, std::move(op), attempt, now + options_.leader_wait_ms, now + delay_ms});
+}
+
 // Commands that waited for an election go again once a leader is known, or
 // end with CLUSTERDOWN at their deadline.
 void ClusterNode::retry_waiting() {
@@ -210,9 +239,12 @@ void ClusterNode::retry_waiting() {
     Waiting w = std::move(waiting_.front());
     waiting_.pop_front();
     replica::Replica* r = host_.replica(w.shard);
-    bool ready = (r && r->is_leader()) || (r && w.op.ctx.readonly && !w.op.spec->is_write());
+    bool ready =
+        (r && serves(*r, *w.op.spec)) || (r && w.op.ctx.readonly && !w.op.spec->is_write());
     std::optional<NodeId> leader = leader_of(w.shard);
-    if (ready || (leader && *leader != options_.id)) {
+    if (now_ms() < w.not_before_ms) {
+      waiting_.push_back(std::move(w));
+    } else if (ready || (leader && *leader != options_.id)) {
       run_on_shard(w.shard, w.slot, std::move(w.op), w.attempt);
     } else if (now_ms() >= w.deadline_ms) {
       kv::RecordedReply reply;
@@ -230,7 +262,12 @@ void ClusterNode::tick() {
   host_.tick();
   ++ticks_;
   if (options_.clustered && ticks_ % options_.hint_interval_ticks == 0) announce_leadership();
+  if (options_.clustered && options_.balance_interval_ticks > 0 &&
+      ticks_ % options_.balance_interval_ticks == 0) {
+    balance_leaders();
+  }
   expire_forwards();
+  if (!waits_.empty()) check_waits();
 }
 
 bool ClusterNode::has_ready() {
@@ -244,6 +281,7 @@ bool ClusterNode::has_ready() {
 
 Status ClusterNode::run_once() {
   Status s = host_.run_once();
+  snapshots_->poll();
   int64_t now = now_ms();
   for (const auto& shard : map_.shards) {
     replica::Replica* r = host_.replica(shard.id);
@@ -255,6 +293,7 @@ Status ClusterNode::run_once() {
       leaders_.forget(shard.id, r->raft().term());
   }
   if (!waiting_.empty()) retry_waiting();
+  if (!waits_.empty()) check_waits();
   if (options_.clustered && !map_written_) write_map_to_meta_shard();
   return s;
 }
@@ -298,6 +337,29 @@ size_t ClusterNode::expire_cycle(size_t limit) {
     if (r && r->is_leader() && n < limit) n += r->propose_expirations(limit - n);
   }
   return n;
+}
+
+// Leaders spread evenly (issue 5): the placement names a preferred leader per
+// shard (its first replica), balanced across nodes. Elections ignore it, so a
+// leader that is not the preferred one hands over to it once that replica is
+// alive and fully caught up - a few shards per round, so that a restarted node
+// takes its share back gradually.
+void ClusterNode::balance_leaders() {
+  constexpr int kMaxPerRound = 4;
+  int moved = 0;
+  for (const auto& shard : map_.shards) {
+    if (moved >= kMaxPerRound) break;
+    replica::Replica* r = host_.replica(shard.id);
+    if (!r || !r->is_leader() || shard.replicas.empty()) continue;
+    NodeId preferred = shard.replicas.front();
+    if (preferred == options_.id || r->raft().transferee().value() != 0) continue;
+    const raft::Progress* p = r->raft().progress(preferred);
+    if (!p || !p->recent_active || p->match != r->raft().log().last_index()) continue;
+    Status st = r->raft().transfer_leadership(preferred);
+    spdlog::debug("balance: shard {} -> node {}: {}", shard.id.value(), preferred.value(),
+                  st.to_string());
+    if (st.is_ok()) ++moved;
+  }
 }
 
 size_t ClusterNode::transfer_leaderships() {

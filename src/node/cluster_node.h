@@ -5,7 +5,7 @@
 //
 //   key -> slot -> shard (cluster map) -> leader (LeaderTable)
 //   * this node leads the shard: writes are proposed, reads are linearizable
-//     (ReadIndex or lease), as in Node;
+//     (ReadIndex or lease);
 //   * a READONLY connection's read on a local follower: follower ReadIndex;
 //   * another node leads it: `redirect` mode answers MOVED slot host:port,
 //     `proxy` mode forwards the command and relays the reply;
@@ -21,7 +21,7 @@
 // unless the peer answered that it did not execute it; a forwarded write
 // that times out ends as unknown outcome.
 //
-// Per-client order, as in Node: consecutive local writes are pipelined;
+// Per-client order, as in Redis: consecutive local writes are pipelined;
 // anything else (a read, a forward, a fan-out) waits for the client's earlier
 // commands and holds back its later ones.
 //
@@ -43,6 +43,7 @@
 #include "kv/command.h"
 #include "kv/recorded_reply.h"
 #include "node/leader_table.h"
+#include "node/snapshot_shipping.h"
 #include "replica/host.h"
 #include "transport/peer_messages.h"
 
@@ -72,6 +73,11 @@ struct ClusterNodeOptions {
   int64_t forward_timeout_ms = 5000;  // a forwarded command's deadline (H22)
   int64_t leader_wait_ms = 2000;      // how long a command waits for an election
   int hint_interval_ticks = 10;       // how often leadership is announced to peers
+  // Chunked, throttled, resumable snapshot transfer (snapshot_shipping.h);
+  // without a disk, snapshots travel inline in one Raft message.
+  SnapshotShippingOptions snapshots;
+  // How often a leader hands shards back to their preferred leaders (0: never).
+  int balance_interval_ticks = 50;
 };
 
 using Reply = std::function<void(Status, kv::RecordedReply)>;
@@ -111,6 +117,7 @@ class ClusterNode {
   size_t expires_count();
   replica::Replica* replica(ShardId shard) { return host_.replica(shard); }
   uint64_t forwards_started() const { return forwards_started_; }
+  const SnapshotShipping& snapshots() const { return *snapshots_; }
 
  private:
   // A client command on its way.
@@ -142,6 +149,14 @@ class ClusterNode {
     Op op;
     int attempt = 0;
     int64_t deadline_ms = 0;
+    int64_t not_before_ms = 0;  // a retry after a refusal backs off a little
+  };
+  // A WAIT in progress (replica_wait.cc).
+  struct ReplicaWait {
+    Op op;
+    int64_t needed = 0;
+    int64_t deadline_ms = 0;  // 0: none
+    std::vector<std::pair<ShardId, LogIndex>> targets;
   };
   class HostTransport;
 
@@ -158,10 +173,16 @@ class ClusterNode {
   void split_by_shard(Op op);
   std::vector<ShardId> fan_out_targets();
   void serve_forward(NodeId from, transport::ForwardRequest req);
-  void on_forward_response(transport::ForwardResponse resp);
+  void on_forward_response(NodeId from, transport::ForwardResponse resp);
   void expire_forwards();
   void retry_waiting();
+  bool serves(replica::Replica& r, const kv::CommandSpec& spec);
+  void wait_for_leader(ShardId shard, Slot slot, Op op, int attempt, int64_t delay_ms = 0);
   void announce_leadership();
+  void start_wait(Op op);
+  int64_t replicas_reached(const ReplicaWait& w);
+  void check_waits();
+  void balance_leaders();
   void write_map_to_meta_shard();
   transport::ShardEpoch epoch_of(ShardId shard) const;
   int64_t now_ms() const;
@@ -177,11 +198,13 @@ class ClusterNode {
   std::set<uint64_t> pumping_;
   std::map<uint64_t, Forward> forwards_;  // by request id
   std::deque<Waiting> waiting_;           // commands waiting for a leader
+  std::vector<ReplicaWait> waits_;        // WAIT commands
   uint64_t next_forward_id_ = 1;
   uint64_t forwards_started_ = 0;
   uint64_t ticks_ = 0;
   bool map_written_ = false;
   bool map_write_in_flight_ = false;
+  std::unique_ptr<SnapshotShipping> snapshots_;  // after host_: it refers to it
 };
 
 }  // namespace shoal::node

@@ -155,21 +155,21 @@ static void scan_across(const std::vector<ShardId>& targets,
   }
   args[1] = std::to_string(cursor);
   uint64_t next_start = pos + 1 < n ? (ranges[pos + 1].first << kCursorSlotShift) + 1 : 0;
-  run(targets[pos], std::move(args), [next_start, done = std::move(done)](Status s,
-                                                                         kv::RecordedReply r) {
-    const auto& items = r.items();
-    uint64_t next = 0;
-    if (!s.is_ok() || items.size() < 2 || items[0].kind != Kind::kArray ||
-        !parse_u64(items[1].text, next)) {
-      return done(std::move(s), std::move(r));
-    }
-    kv::RecordedReply out;
-    out.array(2);
-    out.bulk(std::to_string(next != 0 ? next : next_start));
-    out.array(items.size() - 3);
-    for (size_t i = 3; i < items.size(); ++i) out.bulk(items[i].text);
-    done(Status::ok(), std::move(out));
-  });
+  run(targets[pos], std::move(args),
+      [next_start, done = std::move(done)](Status s, kv::RecordedReply r) {
+        const auto& items = r.items();
+        uint64_t next = 0;
+        if (!s.is_ok() || items.size() < 2 || items[0].kind != Kind::kArray ||
+            !parse_u64(items[1].text, next)) {
+          return done(std::move(s), std::move(r));
+        }
+        kv::RecordedReply out;
+        out.array(2);
+        out.bulk(std::to_string(next != 0 ? next : next_start));
+        out.array(items.size() - 3);
+        for (size_t i = 3; i < items.size(); ++i) out.bulk(items[i].text);
+        done(Status::ok(), std::move(out));
+      });
 }
 
 void ClusterNode::fan_out(Op op) {

@@ -9,7 +9,7 @@
 
 namespace shoal::node {
 namespace {
-constexpr int kMaxForwardAttempts = 3;
+constexpr int kMaxForwardAttempts = 10;
 
 const kv::CommandSpec* find_spec(const std::vector<std::string>& args) {
   if (args.empty()) return nullptr;
@@ -34,7 +34,7 @@ void ClusterNode::forward(NodeId leader, ShardId shard, Slot slot, Op op, int at
       id, Forward{shard, slot, std::move(op), attempt, now_ms() + options_.forward_timeout_ms});
 }
 
-void ClusterNode::on_forward_response(transport::ForwardResponse resp) {
+void ClusterNode::on_forward_response(NodeId from, transport::ForwardResponse resp) {
   auto it = forwards_.find(resp.id);
   if (it == forwards_.end()) return;  // late: already timed out
   Forward f = std::move(it->second);
@@ -57,10 +57,13 @@ void ClusterNode::on_forward_response(transport::ForwardResponse resp) {
     case transport::ForwardCode::kStaleEpoch:
       // The peer did not execute the command: going again is safe.
       if (resp.code == transport::ForwardCode::kNotLeader) {
-        leaders_.forget(f.shard, leaders_.term(f.shard));
+        leaders_.refused_by(f.shard, from);
       }
       if (f.attempt + 1 < kMaxForwardAttempts) {
-        return run_on_shard(f.shard, f.slot, std::move(f.op), f.attempt + 1);
+        // Again after a short pause (an election or a hand-over is usually
+        // over within tens of milliseconds), at most until leader_wait_ms.
+        return wait_for_leader(f.shard, f.slot, std::move(f.op), f.attempt + 1,
+                               20 * (f.attempt + 1));
       }
       kv::RecordedReply reply;
       reply.error("CLUSTERDOWN The cluster is down");
@@ -104,6 +107,10 @@ void ClusterNode::serve_forward(NodeId from, transport::ForwardRequest req) {
   }
   replica::Replica* r = host_.replica(req.shard);
   bool follower_read = r && req.allow_follower && !spec->is_write();
+  if (r && r->is_leader() && !serves(*r, *spec)) {
+    return respond(transport::ForwardCode::kUnavailable, {},
+                   "leader not ready (hand-over or first commit)", NodeId());
+  }
   if (host_.failed() || !r || (!r->is_leader() && !follower_read)) {
     auto hint = leader_of(req.shard);
     return respond(transport::ForwardCode::kNotLeader, {}, "not the leader",
@@ -130,8 +137,9 @@ void ClusterNode::on_peer_batch(transport::PeerBatch batch) {
     if (env.msg.from != batch.from) continue;       // a peer speaks only for itself
     host_.step(env.shard, std::move(env.msg));
   }
+  snapshots_->on_messages(batch.from, batch.snapshot_chunks, batch.snapshot_acks);
   for (auto& req : batch.requests) serve_forward(batch.from, std::move(req));
-  for (auto& resp : batch.responses) on_forward_response(std::move(resp));
+  for (auto& resp : batch.responses) on_forward_response(batch.from, std::move(resp));
 }
 
 }  // namespace shoal::node

@@ -23,7 +23,25 @@ class LeaderTable {
   void observe(ShardId shard, Term term, NodeId leader, int64_t now_ms) {
     auto& e = entries_[shard];
     if (term < e.term) return;
-    e = Entry{term, leader, now_ms};
+    // A node that told us it no longer leads is not believed to lead in that
+    // term again (our own follower's Raft may still name it until it hears
+    // of the new leader).
+    if (term == e.refused_term && leader == e.refused_by) return;
+    Entry next{term, leader, now_ms};
+    if (term == e.term) {
+      next.refused_term = e.refused_term;
+      next.refused_by = e.refused_by;
+    }
+    e = next;
+  }
+  // `node` answered that it does not lead `shard`: forget it as leader for
+  // the term we believed it led in.
+  void refused_by(ShardId shard, NodeId node) {
+    auto it = entries_.find(shard);
+    if (it == entries_.end() || it->second.leader != node) return;
+    it->second.refused_term = it->second.term;
+    it->second.refused_by = node;
+    it->second.leader = NodeId();
   }
   // `leader` no longer leads `shard` in `term` or before.
   void forget(ShardId shard, Term up_to) {
@@ -46,6 +64,8 @@ class LeaderTable {
     Term term;
     NodeId leader;
     int64_t seen_ms = 0;
+    Term refused_term;  // `refused_by` said it does not lead in this term
+    NodeId refused_by;
   };
   int64_t ttl_ms_;
   std::map<ShardId, Entry> entries_;

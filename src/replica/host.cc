@@ -40,14 +40,31 @@ void Host::tick() {
   for (auto& [id, r] : replicas_) r->raft().tick();
 }
 
-void Host::step(ShardId shard, raft::Message msg) {
-  if (failed()) return;
+bool Host::step(ShardId shard, raft::Message msg) {
+  if (failed()) return false;
   Replica* r = replica(shard);
-  if (!r) return;
+  if (!r) return false;
+  if (msg.type == raft::MessageType::kSnap) {
+    // Verified here, before Raft accepts it: once Raft has, the snapshot
+    // replaces the log and cannot be refused anymore.
+    if (Status s = kv::StateMachine::check_snapshot(msg.snapshot.data); !s.is_ok()) {
+      ++bad_snapshots_;
+      spdlog::warn("node {} shard {}: dropped a snapshot from node {}: {}", node_.value(),
+                   shard.value(), msg.from.value(), s.message());
+      return false;
+    }
+  }
   if (Status s = r->raft().step(std::move(msg)); !s.is_ok()) {
     spdlog::debug("node {} shard {}: dropped message: {}", node_.value(), shard.value(),
                   s.message());
+    return false;
   }
+  return true;
+}
+
+void Host::report_snapshot(ShardId shard, NodeId to, bool ok) {
+  if (failed()) return;
+  if (Replica* r = replica(shard)) r->raft().report_snapshot(to, ok);
 }
 
 Status Host::run_once() {

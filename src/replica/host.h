@@ -41,14 +41,21 @@ class Host {
   void remove_replica(ShardId shard);
 
   void tick();
-  // A message from a peer; messages for unknown shards are dropped.
-  void step(ShardId shard, raft::Message msg);
+  // A message from a peer; messages for unknown shards are dropped, and so
+  // are kSnap messages whose snapshot fails verification (counted in
+  // bad_snapshots(): input from a peer is validated, never asserted on).
+  // Returns false if the message was dropped.
+  bool step(ShardId shard, raft::Message msg);
+  // The outcome of a chunked snapshot transfer that the Transport started
+  // (SnapshotSend::kStarted) to `to`; ignored if this node no longer leads.
+  void report_snapshot(ShardId shard, NodeId to, bool ok);
   // One iteration (see above). Returns the error that stopped the host.
   Status run_once();
 
   NodeId node() const { return node_; }
   bool failed() const { return !failure_.is_ok(); }
   uint64_t batches_committed() const { return batches_; }
+  uint64_t bad_snapshots() const { return bad_snapshots_; }
 
  private:
   NodeId node_;
@@ -59,6 +66,7 @@ class Host {
   std::map<ShardId, std::unique_ptr<Replica>> replicas_;
   Status failure_;
   uint64_t batches_ = 0;
+  uint64_t bad_snapshots_ = 0;
 };
 
 }  // namespace shoal::replica

@@ -92,28 +92,38 @@ void Replica::propose_expiry(const std::string& key, int64_t at, std::function<v
   });
 }
 
-// Attaches the host's snapshot to kSnap messages (the library never holds
-// snapshot data) and sends.
+// Hands kSnap messages to the transport with the host's snapshot (the library
+// never holds snapshot data) and sends the rest.
+//
+// report_snapshot semantics: a snapshot sent inline (SnapshotSend::kSent)
+// has no delivery report, so it counts as sent at once: if it is lost, the
+// follower's next probe is rejected and the leader sends it again; without
+// this report a lost snapshot would park the follower in the snapshot state
+// until the leader changed. A chunked transfer (kStarted) is reported by the
+// transport when it completes or gives up (Host::report_snapshot); until then
+// the follower stays in the snapshot state and gets no appends, as in etcd.
 static void send_all(std::vector<raft::Message>& msgs, const raft::Snapshot& snap, raft::Raft& raft,
                      ShardId shard, Transport& transport) {
   for (auto& m : msgs) {
-    if (m.type == raft::MessageType::kSnap) {
-      if (m.snapshot.meta.index != snap.meta.index) {
-        raft.report_snapshot(m.to, false);
-        continue;
-      }
-      m.snapshot.data = snap.data;
-      // The snapshot travels inside this message, and the transport gives no
-      // delivery report: count it as sent. If it is lost, the follower's
-      // next probe is rejected and the leader sends the snapshot again;
-      // without this report a lost snapshot would park the follower in the
-      // snapshot state until the leader changed.
-      NodeId to = m.to;
+    if (m.type != raft::MessageType::kSnap) {
       transport.send(shard, std::move(m));
-      raft.report_snapshot(to, true);
       continue;
     }
-    transport.send(shard, std::move(m));
+    NodeId to = m.to;
+    if (m.snapshot.meta.index != snap.meta.index) {
+      raft.report_snapshot(to, false);
+      continue;
+    }
+    switch (transport.send_snapshot(shard, std::move(m), snap)) {
+      case SnapshotSend::kSent:
+        raft.report_snapshot(to, true);
+        break;
+      case SnapshotSend::kStarted:
+        break;
+      case SnapshotSend::kRefused:
+        raft.report_snapshot(to, false);
+        break;
+    }
   }
   msgs.clear();
 }
@@ -158,10 +168,10 @@ void Replica::apply(raft::Ready& rd) {
   std::unique_lock<std::shared_mutex> lock;
   if (apply_lock_) lock = std::unique_lock<std::shared_mutex>(*apply_lock_);
   if (rd.snapshot) {
-    // Snapshot bytes are checksummed; a bad one here means a peer or disk
-    // corrupted them after the transport's checks: stop rather than serve it.
+    // Host::step verified these bytes (check_snapshot) before Raft saw them,
+    // so a failure here is a bug, not bad input: stop rather than serve it.
     Status s = sm_->restore(rd.snapshot->data);
-    SHOAL_ASSERT_MSG(s.is_ok(), "snapshot from the leader failed verification");
+    SHOAL_ASSERT_MSG(s.is_ok(), "verified snapshot failed to restore");
     snapshot_ = *rd.snapshot;
     applied_ = snapshot_.meta.index;
     recent_replies_.clear();

@@ -59,18 +59,21 @@ Result<std::optional<RecordView>> RocksRangeSource::next() {
 }
 
 std::unique_ptr<RecordSource> state_machine_source(const kv::StateMachine& sm, size_t piece_bytes) {
+  return blob_source(sm.snapshot_data(), piece_bytes);
+}
+
+std::unique_ptr<RecordSource> blob_source(std::string_view blob, size_t piece_bytes) {
   SHOAL_ASSERT(piece_bytes > 0);
-  std::string blob = sm.snapshot_data();
   SnapshotRecords records;
   for (size_t pos = 0, n = 0; pos < blob.size(); pos += piece_bytes, ++n) {
     std::string key;
     storage::put_big_endian64(key, n);
-    records.emplace_back(std::move(key), blob.substr(pos, piece_bytes));
+    records.emplace_back(std::move(key), std::string(blob.substr(pos, piece_bytes)));
   }
   return std::make_unique<VectorRecordSource>(std::move(records));
 }
 
-Status restore_state_machine(kv::StateMachine& sm, const SnapshotRecords& records) {
+Result<std::string> join_blob(const SnapshotRecords& records) {
   std::string blob;
   for (size_t i = 0; i < records.size(); ++i) {
     const auto& [k, v] = records[i];
@@ -80,7 +83,13 @@ Status restore_state_machine(kv::StateMachine& sm, const SnapshotRecords& record
     }
     blob += v;
   }
-  return sm.restore(blob);
+  return blob;
+}
+
+Status restore_state_machine(kv::StateMachine& sm, const SnapshotRecords& records) {
+  auto blob = join_blob(records);
+  if (!blob.is_ok()) return blob.status();
+  return sm.restore(blob.value());
 }
 
 SnapshotBudget::SnapshotBudget(size_t max_concurrent) : max_(max_concurrent) {}

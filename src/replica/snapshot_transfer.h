@@ -105,6 +105,11 @@ class RocksRangeSource final : public RecordSource {
 // `piece_bytes`, keyed by their 8-byte big-endian position. Memory O(state).
 std::unique_ptr<RecordSource> state_machine_source(const kv::StateMachine& sm,
                                                    size_t piece_bytes = 1 << 20);
+// The same for a blob taken earlier (a replica's snapshot at its index).
+std::unique_ptr<RecordSource> blob_source(std::string_view blob, size_t piece_bytes = 1 << 20);
+// Inverse of blob_source: joins the pieces; Corruption unless they are
+// numbered 0..n-1 in order.
+Result<std::string> join_blob(const SnapshotRecords& records);
 // Inverse of state_machine_source: joins the pieces (they must be numbered
 // 0..n-1 in order) and restores; the state is replaced only if all is intact.
 Status restore_state_machine(kv::StateMachine& sm, const SnapshotRecords& records);

@@ -133,21 +133,4 @@ void cmd_asking(ServerCommandContext& c) {
   c.reply.ok();
 }
 
-// WAIT numreplicas timeout. Shoal acknowledges a write only after a majority
-// of its shard's replicas have it durably, so when WAIT runs every write this
-// connection was answered for is on at least floor(RF/2) other replicas: WAIT
-// answers that number at once (0 for a standalone server, as Redis without
-// replicas does). It does not wait for more.
-void cmd_wait(ServerCommandContext& c) {
-  int64_t n = 0, timeout = 0;
-  if (!parse_decimal_int64(c.args[1], &n)) return c.reply.error(kv::kErrNotInteger);
-  if (!parse_decimal_int64(c.args[2], &timeout)) {
-    return c.reply.error("ERR timeout is not an integer or out of range");
-  }
-  if (timeout < 0) return c.reply.error("ERR timeout is negative");
-  auto t = c.server.keyspace().topology();
-  int64_t replicas = (t && t->configured) ? t->map.replication_factor / 2 : 0;
-  c.reply.integer(replicas);
-}
-
 }  // namespace shoal::server

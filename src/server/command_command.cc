@@ -234,7 +234,6 @@ ServerHandler find_server_handler(std::string_view name) {
       {"readonly", cmd_readonly},
       {"readwrite", cmd_readwrite},
       {"asking", cmd_asking},
-      {"wait", cmd_wait},
       {"command", cmd_command},
       {"command|count", cmd_command_count},
       {"command|info", cmd_command_info},

@@ -48,7 +48,6 @@ void cmd_cluster_shoal_bootstrap(ServerCommandContext& c);
 void cmd_readonly(ServerCommandContext& c);
 void cmd_readwrite(ServerCommandContext& c);
 void cmd_asking(ServerCommandContext& c);
-void cmd_wait(ServerCommandContext& c);
 
 void cmd_command(ServerCommandContext& c);
 void cmd_command_count(ServerCommandContext& c);

@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <filesystem>
+#include <future>
 
+#include "env/posix_disk.h"
 #include "server/cluster_files.h"
 
 namespace shoal::server {
@@ -103,6 +105,10 @@ Status KeyspaceService::open_node(cluster::ClusterMap map) {
   opts.mode =
       config_.cluster_routing == "proxy" ? node::RoutingMode::kProxy : node::RoutingMode::kRedirect;
   opts.replica.compact_after_entries = config_.compact_after_entries;
+  // Snapshots for followers travel chunked and throttled; received ones are
+  // written to <data-dir>/snap (node/snapshot_shipping.h).
+  opts.snapshots.disk = &env::PosixDisk::instance();
+  opts.snapshots.data_dir = config_.data_dir;
   if (config_.cluster_enabled) {
     // Heartbeats every 50 ms, elections after 0.5-1 s of silence; reads
     // served from the leader lease (check-quorum keeps it safe: H12).
@@ -198,6 +204,15 @@ void KeyspaceService::publish_topology() {
   }
   std::lock_guard lock(topology_mu_);
   topology_ = std::move(t);
+}
+
+void KeyspaceService::hand_over_leadership() {
+  if (!thread_.joinable()) return;
+  std::promise<void> done;
+  auto finished = done.get_future();
+  asio::post(loop_, [this, &done] { shutdown_gracefully([&done] { done.set_value(); }, 40); });
+  // shutdown_gracefully ends within 40 x 50 ms; the margin covers a busy loop.
+  finished.wait_for(std::chrono::seconds(5));
 }
 
 void KeyspaceService::stop() {

@@ -82,6 +82,10 @@ class KeyspaceService {
   // Opens the log store in <data-dir>/raft, replays it, starts the loop.
   Status start();
   void stop();
+  // Graceful shutdown, first step: hands every shard this node leads to
+  // another live voter (at most about 2 s) while clients are still served,
+  // so that in-flight commands complete and new ones are redirected.
+  void hand_over_leadership();
 
   void submit(uint64_t client, std::shared_ptr<CompletionSink> sink,
               std::vector<KeyspaceRequest> requests);

@@ -73,6 +73,10 @@ void Server::stop() {
     asio::error_code ec;
     acceptor_.close(ec);
   });
+  // Leadership first, while connected clients are still answered: their
+  // in-flight commands complete and later ones are redirected (MOVED or
+  // forwarded) instead of being cut off with no reply.
+  ctx_.keyspace().hand_over_leadership();
   guards_.clear();
   // Stopping the loops drops pending handlers, which releases (and closes)
   // every connection.

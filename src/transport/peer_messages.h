@@ -62,6 +62,37 @@ struct LeaderHint {
   NodeId leader;
 };
 
+// One frame of a snapshot stream (storage/snapshot_format.h) on its way from
+// a shard's leader to a follower (docs/durable-shards.md, "Snapshot transfer:
+// as built"). Raft's kSnap message does not travel: the receiver rebuilds it
+// from the stream's header once the whole stream verified.
+struct SnapshotChunk {
+  ShardId shard;
+  ShardEpoch epoch;
+  Term term;           // the leader's term when the transfer started
+  LogIndex index;      // the snapshot's index
+  uint64_t round = 0;  // the sender's resend round, echoed by kResend acks
+  uint64_t frame = 0;  // frame number in the stream (0: header)
+  std::string bytes;   // exactly one frame
+  bool last = false;   // the trailer
+};
+
+enum class SnapshotAckCode : uint8_t {
+  kProgress = 0,  // every frame before next_frame is stored
+  kResend = 1,    // a frame was missing or corrupt: resend from next_frame
+  kDone = 2,      // the snapshot verified and was handed to Raft
+  kAbort = 3,     // the receiver gives up on this transfer (busy, disk error)
+};
+
+// The follower's answer to the chunks of one batch.
+struct SnapshotAck {
+  ShardId shard;
+  LogIndex index;
+  uint64_t round = 0;       // kResend: the round of the chunk that caused it
+  uint64_t next_frame = 0;  // the receiver's resume point
+  SnapshotAckCode code = SnapshotAckCode::kProgress;
+};
+
 // Everything one node sends another in one loop iteration: one frame.
 struct PeerBatch {
   NodeId from;
@@ -69,8 +100,11 @@ struct PeerBatch {
   std::vector<ForwardRequest> requests;
   std::vector<ForwardResponse> responses;
   std::vector<LeaderHint> hints;
+  std::vector<SnapshotChunk> snapshot_chunks;
+  std::vector<SnapshotAck> snapshot_acks;
   bool empty() const {
-    return raft.empty() && requests.empty() && responses.empty() && hints.empty();
+    return raft.empty() && requests.empty() && responses.empty() && hints.empty() &&
+           snapshot_chunks.empty() && snapshot_acks.empty();
   }
 };
 

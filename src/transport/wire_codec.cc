@@ -132,6 +132,36 @@ std::optional<ForwardCode> from_pb_forward_code(int v) {
   }
 }
 
+pb::SnapshotAckCode to_pb(SnapshotAckCode c) {
+  switch (c) {
+    case SnapshotAckCode::kProgress:
+      return pb::SNAPSHOT_ACK_PROGRESS;
+    case SnapshotAckCode::kResend:
+      return pb::SNAPSHOT_ACK_RESEND;
+    case SnapshotAckCode::kDone:
+      return pb::SNAPSHOT_ACK_DONE;
+    case SnapshotAckCode::kAbort:
+      return pb::SNAPSHOT_ACK_ABORT;
+  }
+  SHOAL_ASSERT_MSG(false, "unhandled SnapshotAckCode");
+  return pb::SNAPSHOT_ACK_PROGRESS;
+}
+
+std::optional<SnapshotAckCode> from_pb_snapshot_ack_code(int v) {
+  switch (v) {
+    case pb::SNAPSHOT_ACK_PROGRESS:
+      return SnapshotAckCode::kProgress;
+    case pb::SNAPSHOT_ACK_RESEND:
+      return SnapshotAckCode::kResend;
+    case pb::SNAPSHOT_ACK_DONE:
+      return SnapshotAckCode::kDone;
+    case pb::SNAPSHOT_ACK_ABORT:
+      return SnapshotAckCode::kAbort;
+    default:
+      return std::nullopt;
+  }
+}
+
 // ---- plain structs -> protobuf
 
 void ids_to_pb(const std::vector<NodeId>& ids, google::protobuf::RepeatedField<uint64_t>* out) {
@@ -216,6 +246,25 @@ void batch_to_pb(const PeerBatch& b, pb::Batch* out) {
     ph->set_shard(h.shard.value());
     ph->set_term(h.term.value());
     ph->set_leader(h.leader.value());
+  }
+  for (const SnapshotChunk& c : b.snapshot_chunks) {
+    pb::SnapshotChunk* pc = out->add_snapshot_chunks();
+    pc->set_shard(c.shard.value());
+    epoch_to_pb(c.epoch, pc->mutable_epoch());
+    pc->set_term(c.term.value());
+    pc->set_index(c.index.value());
+    pc->set_round(c.round);
+    pc->set_frame(c.frame);
+    pc->set_bytes(c.bytes);
+    pc->set_last(c.last);
+  }
+  for (const SnapshotAck& a : b.snapshot_acks) {
+    pb::SnapshotAck* pa = out->add_snapshot_acks();
+    pa->set_shard(a.shard.value());
+    pa->set_index(a.index.value());
+    pa->set_round(a.round);
+    pa->set_next_frame(a.next_frame);
+    pa->set_code(to_pb(a.code));
   }
 }
 
@@ -313,6 +362,27 @@ Status batch_from_pb(pb::Batch* p, PeerBatch* b) {
   for (const pb::LeaderHint& ph : p->hints()) {
     b->hints.push_back(LeaderHint{
         .shard = ShardId(ph.shard()), .term = Term(ph.term()), .leader = NodeId(ph.leader())});
+  }
+  b->snapshot_chunks.reserve(p->snapshot_chunks_size());
+  for (pb::SnapshotChunk& pc : *p->mutable_snapshot_chunks()) {
+    b->snapshot_chunks.push_back(SnapshotChunk{.shard = ShardId(pc.shard()),
+                                               .epoch = epoch_from_pb(pc.epoch()),
+                                               .term = Term(pc.term()),
+                                               .index = LogIndex(pc.index()),
+                                               .round = pc.round(),
+                                               .frame = pc.frame(),
+                                               .bytes = std::move(*pc.mutable_bytes()),
+                                               .last = pc.last()});
+  }
+  b->snapshot_acks.reserve(p->snapshot_acks_size());
+  for (const pb::SnapshotAck& pa : p->snapshot_acks()) {
+    std::optional<SnapshotAckCode> code = from_pb_snapshot_ack_code(pa.code());
+    if (!code) return Status::corruption("snapshot ack: unknown code " + std::to_string(pa.code()));
+    b->snapshot_acks.push_back(SnapshotAck{.shard = ShardId(pa.shard()),
+                                           .index = LogIndex(pa.index()),
+                                           .round = pa.round(),
+                                           .next_frame = pa.next_frame(),
+                                           .code = *code});
   }
   return Status::ok();
 }

@@ -93,6 +93,27 @@ PeerBatch full_batch() {
   b.hints.push_back(LeaderHint{.shard = ShardId(1), .term = Term(4), .leader = NodeId(2)});
   b.hints.push_back(
       LeaderHint{.shard = ShardId(~uint64_t{0}), .term = Term(~uint64_t{0}), .leader = NodeId(3)});
+  b.snapshot_chunks.push_back(SnapshotChunk{.shard = ShardId(7),
+                                            .epoch = ShardEpoch{.conf_ver = 2, .version = 5},
+                                            .term = Term(9),
+                                            .index = LogIndex(1234),
+                                            .round = 3,
+                                            .frame = 0,
+                                            .bytes = "frame\x00\xff\x80"s + std::string(500, 'f'),
+                                            .last = false});
+  b.snapshot_chunks.push_back(SnapshotChunk{.shard = ShardId(~uint64_t{0}),
+                                            .term = Term(~uint64_t{0}),
+                                            .index = LogIndex(~uint64_t{0}),
+                                            .round = ~uint64_t{0},
+                                            .frame = ~uint64_t{0},
+                                            .last = true});
+  for (uint8_t c = 0; c <= static_cast<uint8_t>(SnapshotAckCode::kAbort); ++c) {
+    b.snapshot_acks.push_back(SnapshotAck{.shard = ShardId(7),
+                                          .index = LogIndex(1234 + c),
+                                          .round = uint64_t{c} * 11,
+                                          .next_frame = ~uint64_t{0} - c,
+                                          .code = static_cast<SnapshotAckCode>(c)});
+  }
   return b;
 }
 
@@ -124,6 +145,29 @@ void expect_same(const PeerBatch& a, const PeerBatch& b) {
     EXPECT_EQ(a.hints[i].shard, b.hints[i].shard);
     EXPECT_EQ(a.hints[i].term, b.hints[i].term);
     EXPECT_EQ(a.hints[i].leader, b.hints[i].leader);
+  }
+  ASSERT_EQ(a.snapshot_chunks.size(), b.snapshot_chunks.size());
+  for (size_t i = 0; i < a.snapshot_chunks.size(); ++i) {
+    const SnapshotChunk& x = a.snapshot_chunks[i];
+    const SnapshotChunk& y = b.snapshot_chunks[i];
+    EXPECT_EQ(x.shard, y.shard);
+    EXPECT_EQ(x.epoch, y.epoch);
+    EXPECT_EQ(x.term, y.term);
+    EXPECT_EQ(x.index, y.index);
+    EXPECT_EQ(x.round, y.round);
+    EXPECT_EQ(x.frame, y.frame);
+    EXPECT_EQ(x.bytes, y.bytes);
+    EXPECT_EQ(x.last, y.last);
+  }
+  ASSERT_EQ(a.snapshot_acks.size(), b.snapshot_acks.size());
+  for (size_t i = 0; i < a.snapshot_acks.size(); ++i) {
+    const SnapshotAck& x = a.snapshot_acks[i];
+    const SnapshotAck& y = b.snapshot_acks[i];
+    EXPECT_EQ(x.shard, y.shard);
+    EXPECT_EQ(x.index, y.index);
+    EXPECT_EQ(x.round, y.round);
+    EXPECT_EQ(x.next_frame, y.next_frame);
+    EXPECT_EQ(x.code, y.code);
   }
 }
 
@@ -229,6 +273,28 @@ TEST(WireCodec, UnknownEnumValuesAreErrors) {
   EXPECT_FALSE(
       decode_frame_body(batch_body(field_bytes(3, field_varint(2, ~uint64_t{0})))).is_ok());
   EXPECT_TRUE(decode_frame_body(batch_body(field_bytes(3, field_varint(2, 4)))).is_ok());
+}
+
+TEST(WireCodec, SnapshotMessagesRoundTripAlone) {
+  PeerBatch b;
+  b.snapshot_chunks.push_back(SnapshotChunk{.shard = ShardId(1), .frame = 4, .bytes = "x"});
+  EXPECT_FALSE(b.empty());
+  Result<Frame> back = decode_frame_body(body_of(encode_batch_frame(b)));
+  ASSERT_TRUE(back.is_ok());
+  expect_same(b, std::get<PeerBatch>(back.value()));
+  PeerBatch acks;
+  acks.snapshot_acks.push_back(SnapshotAck{.shard = ShardId(1), .code = SnapshotAckCode::kDone});
+  EXPECT_FALSE(acks.empty());
+  back = decode_frame_body(body_of(encode_batch_frame(acks)));
+  ASSERT_TRUE(back.is_ok());
+  expect_same(acks, std::get<PeerBatch>(back.value()));
+}
+
+TEST(WireCodec, UnknownSnapshotAckCodeIsAnError) {
+  // Batch.snapshot_acks[0].code = 4 (one past kAbort).
+  EXPECT_EQ(decode_frame_body(batch_body(field_bytes(6, field_varint(5, 4)))).status().code(),
+            StatusCode::kCorruption);
+  EXPECT_TRUE(decode_frame_body(batch_body(field_bytes(6, field_varint(5, 3)))).is_ok());
 }
 
 TEST(WireCodec, GarbageIsRejected) {

@@ -12,8 +12,15 @@ never depends on the replies, so `--seed S --count N` replays a run exactly
 (absolute expiry times are generated as offsets from the wall clock of the
 run, so they stay far in the future / far in the past on replay).
 
+With --cluster-nodes N the server under test is a proxy-mode Shoal cluster of
+N nodes (tests/support/cluster_proc.py) and the reference a standalone
+redis-server; commands are sent to one node per 500-command segment, in turn.
+The generator then gives atomic multi-key commands keys of one hash tag (see
+CLUSTER_DIFFERENCES).
+
 Standard library only.  Usage:
   difftest.py --shoal-bin build/bin/shoal-server [--seed S] [--count N]
+  difftest.py --shoal-bin build/bin/shoal-server --cluster-nodes 3 [--seed S]
   difftest.py --against-redis            # harness self-check
 """
 
@@ -45,6 +52,21 @@ NORMALIZATIONS = """\
   range" also accepts the Redis cluster-mode error (a Shoal node has db 0 only).
 - HELLO (successful): compared as the set of map keys plus the 'proto' value
   (server name, version and connection id legitimately differ).
+"""
+
+CLUSTER_DIFFERENCES = """\
+With --cluster-nodes (the reference is still a standalone redis-server):
+- Atomic multi-key commands (MSET, MSETNX, RENAME, RENAMENX, COPY, LCS) are
+  generated with keys of one hash tag only: across slots a cluster answers
+  CROSSSLOT where standalone Redis runs them. Per-key multi-key commands (MGET,
+  DEL, UNLINK, EXISTS, TOUCH) and keyspace-wide ones (DBSIZE, KEYS, SCAN,
+  RANDOMKEY, FLUSHALL, FLUSHDB) stay random across slots: proxy mode splits or
+  fans them out and must match standalone Redis.
+- The key universe gains hash-tagged groups ({t}, {u}, {g}, {h}); everything else
+  about the sequence is as in standalone mode.
+- PTTL/PEXPIRETIME tolerance defaults to 1000 ms instead of 250 ms (a cluster
+  write's lag behind the reference varies more on a loaded machine). SELECT n / COPY DB n are already
+  tolerated (see NORMALIZATIONS); SWAPDB, MOVE and MULTI are not generated.
 """
 
 # ----------------------------------------------------------------------------
@@ -263,6 +285,62 @@ class Server:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+class ClusterSut:
+    """The server under test as a proxy-mode Shoal cluster of `nodes` nodes
+    (tests/support/cluster_proc.py: started on free loopback ports, stopped
+    by PID). `port` is node 0's client port, `ports` every node's."""
+
+    def __init__(self, shoal_bin, cli_bin, nodes, shards):
+        support = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support")
+        sys.path.insert(0, os.path.abspath(support))
+        from cluster_proc import ShoalCluster
+        self.cluster = ShoalCluster(shoal_bin, cli_bin, nodes=nodes, shards=shards,
+                                    replicas=min(3, nodes),
+                                    extra_args=["--cluster-routing", "proxy"])
+        try:
+            self.cluster.start()
+            if not self.cluster.wait_all_ok(timeout=30):
+                raise RuntimeError("cluster_state did not become ok on every node")
+            self.ports = self.cluster.ports()
+            self.port = self.ports[0]
+            self._warm_up()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def _warm_up(self):
+        """Until every node answers a keyspace-wide command (which reaches
+        every shard's leader) without an error: a shard may still be electing
+        its first leader right after create (CLUSTERDOWN)."""
+        deadline = time.time() + 30
+        for port in self.ports:
+            while True:
+                c = Conn(port, timeout=10)
+                try:
+                    r = c.call(b"DBSIZE")
+                finally:
+                    c.close()
+                if r[0] == b":":
+                    break
+                if time.time() > deadline:
+                    raise RuntimeError("node on port %d answers DBSIZE with %s" % (port, fmt(r)))
+                time.sleep(0.1)
+
+    def alive(self):
+        return all(n.alive() for n in self.cluster.nodes)
+
+    def log_tail(self, n=15):
+        out = []
+        for node in self.cluster.nodes:
+            lines = node.log_text().splitlines()[-n:]
+            out.append("  [node %d, port %d, %s]\n%s" % (
+                node.index, node.port, "alive" if node.alive() else "DEAD", "\n".join(lines)))
+        return "\n".join(out)
+
+    def cleanup(self):
+        self.cluster.cleanup()
+
+
 def redis_argv(binary):
     def argv(port, tmp):
         return [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
@@ -290,6 +368,15 @@ KEYS = ([b"k%d" % i for i in range(12)] +
          b"a*b", b"a?b", b"[ab]", b"a\\b", b"", b"sp ace", b"bin\x00k",
          "\u00e9t\u00e9".encode(), b"K0", b"k\r\n", b"long-" + b"x" * 50])
 KEYSET = set(KEYS) | {b"nokey:%d" % i for i in range(3)}
+# Cluster mode: groups of keys sharing a hash tag (one slot each), for the
+# commands that need all their keys in one slot. The first group's keys are
+# already in KEYS.
+SLOT_GROUPS = [[b"{t}1", b"{t}2", b"{t}3", b"{t}nokey"],
+               [b"{u}x", b"{u}y", b"{u}z", b"{u}"],
+               [b"{g}a", b"{g}b", b"{g}a*b", b"{g}\x00", b"x{g}"],
+               [b"{h}1", b"{h}2", b"{h}" + b"y" * 40]]
+SLOT_GROUP_KEYS = [k for g in SLOT_GROUPS for k in g if k not in KEYS]
+KEYSET |= set(SLOT_GROUP_KEYS)
 
 INT_EDGES = [b"0", b"1", b"-1", b"2", b"10", b"100", b"9999", b"10000", b"-10000",
              b"%d" % LLONG_MAX, b"%d" % LLONG_MIN, b"%d" % (LLONG_MAX - 1),
@@ -313,9 +400,10 @@ ALNUM = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 class Gen:
     """Produces ops: (kind, args, cmp). kind is 'cmd', 'scanall' or 'sleep'."""
 
-    def __init__(self, seed, now_s):
+    def __init__(self, seed, now_s, cluster=False):
         self.r = random.Random(seed)
         self.now_s = now_s
+        self.cluster = cluster
         self.picks = 0
         self.table = self._table()
         self.total_weight = sum(w for w, _ in self.table)
@@ -325,7 +413,17 @@ class Gen:
         r = self.r
         if r.random() < 0.03:
             return b"nokey:%d" % r.randrange(3)
+        if self.cluster and r.random() < 0.25:
+            return r.choice(SLOT_GROUP_KEYS)
         return r.choice(KEYS)
+
+    def slot_keys(self, n):
+        """n keys for a command whose keys must share a slot: random keys
+        standalone, keys of one hash-tag group in cluster mode."""
+        if not self.cluster:
+            return [self.key() for _ in range(n)]
+        group = self.r.choice(SLOT_GROUPS)
+        return [self.r.choice(group) for _ in range(n)]
 
     def keys(self, lo=1, hi=5):
         return [self.key() for _ in range(self.r.randint(lo, hi))]
@@ -519,10 +617,15 @@ class Gen:
     def g_mset(self):
         r = self.r
         args = []
-        for k in self.keys(1, 4):
+        if self.cluster:
+            keys = self.slot_keys(r.randint(1, 4) + 1)
+            keys, extra = keys[:-1], keys[-1]
+        else:
+            keys = self.keys(1, 4)
+        for k in keys:
             args += [k, self.value()]
         if r.random() < 0.05:
-            args.append(self.key())  # odd argument count
+            args.append(extra if self.cluster else self.key())  # odd argument count
         return [self.cmd(r.choice([b"MSET", b"MSETNX"]), *args)]
 
     def g_incr(self):
@@ -572,7 +675,7 @@ class Gen:
 
     def g_lcs(self):
         r = self.r
-        args = [self.key(), self.key()]
+        args = self.slot_keys(2)
         for _ in range(r.choice([0, 0, 1, 1, 2, 3])):
             o = r.choice([b"LEN", b"IDX", b"MINMATCHLEN", b"WITHMATCHLEN", b"IDX", b"BAD"])
             args.append(self.case(o))
@@ -599,11 +702,12 @@ class Gen:
 
     def g_rename(self):
         r = self.r
-        return [self.cmd(r.choice([b"RENAME", b"RENAMENX"]), self.key(), self.key())]
+        name = r.choice([b"RENAME", b"RENAMENX"])
+        return [self.cmd(name, *self.slot_keys(2))]
 
     def g_copy(self):
         r = self.r
-        args = [self.key(), self.key()]
+        args = self.slot_keys(2)
         for _ in range(r.choice([0, 0, 1, 1, 2])):
             o = r.choice([b"REPLACE", b"DB", b"DB", b"BAD"])
             args.append(self.case(o))
@@ -949,14 +1053,28 @@ class Runner:
         self.failed = 0
         self.failures = []
         self.stats = {} if opts.stats else None
-        self.conns = {}
+        self.conns = {}  # proto -> (reference conn, conn to the node in use)
+        self.ports = list(getattr(sut, "ports", [sut.port]))
+        self.ref_conns = {}
+        self.sut_conns = {}  # (proto, node index) -> Conn
+        self.node = 0
         for proto in (2, 3):
-            pair = (Conn(ref.port), Conn(sut.port))
+            self.ref_conns[proto] = Conn(ref.port)
+            for i, port in enumerate(self.ports):
+                self.sut_conns[(proto, i)] = Conn(port)
             if proto == 3:
-                ra, rb = pair[0].call(b"HELLO", b"3"), pair[1].call(b"HELLO", b"3")
-                if not self.checker.same("hello", ra, rb):
-                    self.fail_report(-1, "HELLO 3 (connection setup)", ra, rb)
-            self.conns[proto] = pair
+                ra = self.ref_conns[proto].call(b"HELLO", b"3")
+                for i in range(len(self.ports)):
+                    rb = self.sut_conns[(proto, i)].call(b"HELLO", b"3")
+                    if not self.checker.same("hello", ra, rb):
+                        self.fail_report(-1, "HELLO 3 (connection setup, node %d)" % i, ra, rb)
+        self.use_node(0)
+
+    def use_node(self, i):
+        """Cluster mode: send the following commands to node i."""
+        self.node = i
+        for proto in (2, 3):
+            self.conns[proto] = (self.ref_conns[proto], self.sut_conns[(proto, i)])
 
     def replay_line(self, upto):
         script = os.path.relpath(os.path.abspath(__file__))
@@ -968,6 +1086,10 @@ class Runner:
             parts.append("--against-redis")
         else:
             parts += ["--shoal-bin", self.o.shoal_bin]
+        if self.o.cluster_nodes:
+            parts += ["--cluster-nodes", str(self.o.cluster_nodes)]
+            if self.o.cluster_shards != 16:
+                parts += ["--cluster-shards", str(self.o.cluster_shards)]
         if self.o.batch != 64:
             parts += ["--batch", str(self.o.batch)]
         return " ".join(parts)
@@ -978,7 +1100,9 @@ class Runner:
         if self.failed > self.o.max_report:
             return
         out = sys.stdout
-        out.write("\nMISMATCH at command #%d (RESP%d connection)\n" % (idx, proto))
+        where = " to cluster node %d (port %d)" % (self.node, self.ports[self.node]) \
+            if self.o.cluster_nodes else ""
+        out.write("\nMISMATCH at command #%d (RESP%d connection%s)\n" % (idx, proto, where))
         out.write("  command: %s\n" % text)
         out.write("  redis:   %s\n" % fmt(a))
         out.write("  %s:   %s\n" % ("redis2" if self.o.against_redis else "shoal", fmt(b)))
@@ -1130,7 +1254,7 @@ class Runner:
         return True
 
     def run(self):
-        gen = Gen(self.o.seed, int(time.time()))
+        gen = Gen(self.o.seed, int(time.time()), cluster=bool(self.o.cluster_nodes))
         r = random.Random(self.o.seed ^ 0x5EED)
         idx = 0
         proto = 2
@@ -1148,6 +1272,8 @@ class Runner:
                 proto = 3 if r.random() < 0.3 else 2
                 if not ok:
                     break
+                if len(self.ports) > 1:  # cluster mode: the next node in turn
+                    self.use_node((next_switch // 500 - 1) % len(self.ports))
             for kind, args, cmp in gen.next_ops():
                 if kind == "cmd":
                     pending.append((idx, args, cmp))
@@ -1181,7 +1307,8 @@ class Runner:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, epilog="normalizations:\n" + NORMALIZATIONS,
+    ap = argparse.ArgumentParser(description=__doc__, epilog="normalizations:\n" + NORMALIZATIONS
+                                 + "\n" + CLUSTER_DIFFERENCES,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=None, help="seed (default: random, printed)")
     ap.add_argument("--count", type=int, default=100000, help="number of commands (default 100000)")
@@ -1189,9 +1316,15 @@ def main():
     ap.add_argument("--against-redis", action="store_true",
                     help="compare redis-server with a second redis-server (harness self-check)")
     ap.add_argument("--redis-bin", default=shutil.which("redis-server") or "redis-server")
+    ap.add_argument("--cluster-nodes", type=int, default=0,
+                    help="test a proxy-mode Shoal cluster of this many nodes (0: standalone)")
+    ap.add_argument("--cluster-shards", type=int, default=16, help="shards of that cluster")
+    ap.add_argument("--shoal-cli", default=None,
+                    help="path of shoal-cli (cluster mode; default: next to --shoal-bin)")
     ap.add_argument("--batch", type=int, default=64, help="commands per pipelined write")
-    ap.add_argument("--time-tol-ms", type=int, default=250,
-                    help="tolerance for PTTL/PEXPIRETIME (default 250 ms)")
+    ap.add_argument("--time-tol-ms", type=int, default=None,
+                    help="tolerance for PTTL/PEXPIRETIME (default 250 ms, 1000 ms with "
+                         "--cluster-nodes)")
     ap.add_argument("--max-failures", type=int, default=1,
                     help="stop after this many mismatches (after each one both servers are "
                          "FLUSHALLed so later comparisons are meaningful)")
@@ -1208,10 +1341,23 @@ def main():
         o.shoal_bin = os.path.abspath(o.shoal_bin)  # servers run in their temp dirs
         if not os.access(o.shoal_bin, os.X_OK):
             ap.error("%s is not an executable file" % o.shoal_bin)
+    if o.cluster_nodes:
+        if o.against_redis or not o.shoal_bin:
+            ap.error("--cluster-nodes needs --shoal-bin (and not --against-redis)")
+        o.shoal_cli = os.path.abspath(o.shoal_cli or os.path.join(os.path.dirname(o.shoal_bin),
+                                                                  "shoal-cli"))
+        if not os.access(o.shoal_cli, os.X_OK):
+            ap.error("%s is not an executable file (give --shoal-cli)" % o.shoal_cli)
+    if o.time_tol_ms is None:
+        # A cluster write takes a Raft round on a loaded machine: the lag
+        # between the reference and the cluster running the same command
+        # varies by a few hundred ms under CPU contention.
+        o.time_tol_ms = 1000 if o.cluster_nodes else 250
     o.redis_bin = shutil.which(o.redis_bin) or o.redis_bin
-    print("difftest: seed %d, %d commands, %s" % (
+    print("difftest: seed %d, %d commands, %s%s" % (
         o.seed, o.count, "redis vs redis (self-check)" if o.against_redis else
-        "redis vs " + o.shoal_bin), flush=True)
+        "redis vs " + o.shoal_bin, " (proxy-mode cluster of %d nodes, %d shards)"
+        % (o.cluster_nodes, o.cluster_shards) if o.cluster_nodes else ""), flush=True)
 
     port_rng = random.Random()  # ports are not part of the replayable sequence
     servers = []
@@ -1228,6 +1374,8 @@ def main():
         servers.append(ref)
         if o.against_redis:
             sut = Server("redis2", redis_argv(o.redis_bin), port_rng)
+        elif o.cluster_nodes:
+            sut = ClusterSut(o.shoal_bin, o.shoal_cli, o.cluster_nodes, o.cluster_shards)
         else:
             sut = Server("shoal", shoal_argv(o.shoal_bin), port_rng)
         servers.append(sut)

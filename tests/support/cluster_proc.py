@@ -95,7 +95,7 @@ class Node:
     def argv(self):
         return [self.server_bin, "--port", str(self.port), "--bind", "127.0.0.1",
                 "--cluster-enabled", "yes", "--cluster-port", str(self.peer_port),
-                "--data-dir", self.data_dir, "--log-level", "warn"] + self.extra_args
+                "--data-dir", self.data_dir, "--log-level", os.environ.get("SHOAL_LOG_LEVEL", "warn")] + self.extra_args
 
     def start(self):
         self._log = open(os.path.join(self.data_dir, "server.log"), "ab")
@@ -208,6 +208,37 @@ class ShoalCluster:
             time.sleep(0.1)
         return False
 
+    def wait_all_ok(self, timeout=30):
+        """Waits until every live node reports cluster_state:ok."""
+        deadline = time.monotonic() + timeout
+        for n in self.nodes:
+            if not n.alive():
+                continue
+            if not self.wait_state_ok(via=n.index, timeout=max(0.1, deadline - time.monotonic())):
+                return False
+        return True
+
+    def slot_ranges(self, via=None):
+        """CLUSTER SLOTS as a live node (or node `via`) sees it: a list of
+        (start, end, [node indexes]), the leader first, or [] when no node
+        answered."""
+        for n in ([self.nodes[via]] if via is not None else self.nodes):
+            if not n.alive():
+                continue
+            try:
+                reply = parse_resp(resp_command(n.port, "CLUSTER", "SLOTS", timeout=2))
+            except (OSError, ValueError):
+                continue
+            if not isinstance(reply, list):
+                continue
+            by_port = {m.port: m.index for m in self.nodes}
+            out = []
+            for entry in reply:
+                members = [by_port.get(node[1]) for node in entry[2:]]
+                out.append((entry[0], entry[1], members))
+            return out
+        return []
+
     def leader_of_slot(self, slot, via=None):
         """Index of the node that leads `slot`, as a live node sees it
         (CLUSTER SLOTS: the first node of the range), or None."""
@@ -244,6 +275,58 @@ class ShoalCluster:
         return False
 
 
+def parse_resp(data):
+    """Parses one RESP2/RESP3 reply into Python values: errors become
+    RespError instances, simple strings str, bulk strings bytes, maps
+    dicts. Raises ValueError on an incomplete or malformed reply."""
+    def parse(i):
+        end = data.find(b"\r\n", i)
+        if end < 0:
+            raise ValueError("incomplete reply")
+        kind, body = data[i:i + 1], data[i + 1:end]
+        j = end + 2
+        if kind == b"+":
+            return body.decode("utf-8", "replace"), j
+        if kind in b"-!":
+            if kind == b"!":
+                n = int(body)
+                body, j = data[j:j + n], j + n + 2
+            return RespError(body.decode("utf-8", "replace")), j
+        if kind in b":(":
+            return int(body), j
+        if kind == b",":
+            return float(body), j
+        if kind == b"#":
+            return body == b"t", j
+        if kind == b"_":
+            return None, j
+        if kind in b"$=":
+            n = int(body)
+            if n < 0:
+                return None, j
+            if len(data) < j + n + 2:
+                raise ValueError("incomplete reply")
+            return data[j:j + n], j + n + 2
+        if kind in b"*~>%":
+            n = int(body)
+            if n < 0:
+                return None, j
+            items = []
+            for _ in range(n * (2 if kind == b"%" else 1)):
+                item, j = parse(j)
+                items.append(item)
+            if kind == b"%":
+                return dict(zip(items[0::2], items[1::2])), j
+            return items, j
+        raise ValueError("unexpected RESP type byte %r" % kind)
+    value, _ = parse(0)
+    return value
+
+
+class RespError(Exception):
+    """An error reply (as a value: parse_resp returns it, does not raise)."""
+
+
 def _leader_port_for_slot(reply, slot):
     """Parses a RESP2 CLUSTER SLOTS reply just enough to find `slot`'s first
     node's port."""
@@ -262,3 +345,49 @@ def _leader_port_for_slot(reply, slot):
             continue
         i += 1
     return None
+
+
+def main(argv=None):
+    """Command line: start a cluster, run one command with SHOAL_CLUSTER_PORTS
+    (comma-separated client ports, node 0 first) and SHOAL_CLUSTER_ROUTING in
+    its environment, stop the cluster, exit with the command's status.
+
+        cluster_proc.py --server B --cli C [--nodes 3] [--shards 16]
+            [--replicas 3] [--routing redirect|proxy] [--timeout S] -- CMD ARGS...
+    """
+    import argparse
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--server", required=True)
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--nodes", type=int, default=3)
+    ap.add_argument("--shards", type=int, default=16)
+    ap.add_argument("--replicas", type=int, default=3)
+    ap.add_argument("--routing", default="redirect", choices=["redirect", "proxy"])
+    ap.add_argument("--timeout", type=float, default=240, help="bound on the command (s)")
+    ap.add_argument("command", nargs=argparse.REMAINDER)
+    o = ap.parse_args(argv)
+    cmd = o.command[1:] if o.command[:1] == ["--"] else o.command
+    if not cmd:
+        ap.error("no command given")
+    with ShoalCluster(o.server, o.cli, nodes=o.nodes, shards=o.shards, replicas=o.replicas,
+                      extra_args=["--cluster-routing", o.routing]) as c:
+        if not c.wait_all_ok():
+            print("cluster_proc: cluster_state did not become ok", flush=True)
+            return 1
+        env = dict(os.environ, SHOAL_CLUSTER_PORTS=",".join(str(p) for p in c.ports()),
+                   SHOAL_CLUSTER_ROUTING=o.routing)
+        print("cluster_proc: %d nodes on ports %s (%s); running: %s"
+              % (o.nodes, env["SHOAL_CLUSTER_PORTS"], o.routing, " ".join(cmd)), flush=True)
+        proc = subprocess.Popen(cmd, env=env, preexec_fn=_die_with_parent)
+        try:
+            return proc.wait(timeout=o.timeout)
+        except subprocess.TimeoutExpired:
+            print("cluster_proc: command timed out after %.0f s; killing PID %d"
+                  % (o.timeout, proc.pid), flush=True)
+            proc.kill()
+            proc.wait()
+            return 124
+
+
+if __name__ == "__main__":
+    sys.exit(main())
