@@ -8,11 +8,13 @@
 //   shoal-cli cluster info host:port
 //       Prints CLUSTER INFO and the shard leaders as that node sees them.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <map>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "cluster/cluster_map.h"
 #include "resp_client.h"
@@ -90,7 +92,15 @@ int create(const std::vector<std::string>& addrs, int shards, int replicas, int 
   auto map = cluster::plan_cluster(nodes, shards, replicas, cluster_id);
   if (!map.is_ok()) return std::cerr << map.status().message() << "\n", 2;
   std::string bytes = cluster::encode_cluster_map(map.value());
-  for (const auto& a : addresses) {
+  // Always the same order, whatever order the nodes were named in (H20): two
+  // creates racing over the same nodes meet at the first node, which accepts
+  // one map and refuses the other, and the refused one stops before it
+  // reaches any other node. So one cluster forms, never two halves.
+  std::vector<Address> order = addresses;
+  std::sort(order.begin(), order.end(), [](const Address& a, const Address& b) {
+    return std::tie(a.host, a.port) < std::tie(b.host, b.port);
+  });
+  for (const auto& a : order) {
     auto v = call(a, {"CLUSTER", "SHOAL-BOOTSTRAP", bytes});
     if (!v.is_ok()) return std::cerr << v.status().message() << "\n", 1;
   }
