@@ -293,6 +293,7 @@ Status ClusterNode::run_once() {
       leaders_.forget(shard.id, r->raft().term());
   }
   if (!waiting_.empty()) retry_waiting();
+  if (!forwards_.empty()) reroute_reads();
   if (!waits_.empty()) check_waits();
   if (options_.clustered && !map_written_) write_map_to_meta_shard();
   return s;

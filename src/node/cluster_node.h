@@ -141,6 +141,7 @@ class ClusterNode {
     Op op;
     int attempt = 0;
     int64_t deadline_ms = 0;
+    NodeId to;  // the leader it was sent to
   };
   // A command waiting for its shard to elect a leader.
   struct Waiting {
@@ -175,6 +176,7 @@ class ClusterNode {
   void serve_forward(NodeId from, transport::ForwardRequest req);
   void on_forward_response(NodeId from, transport::ForwardResponse resp);
   void expire_forwards();
+  void reroute_reads();
   void retry_waiting();
   bool serves(replica::Replica& r, const kv::CommandSpec& spec);
   void wait_for_leader(ShardId shard, Slot slot, Op op, int attempt, int64_t delay_ms = 0);

@@ -71,6 +71,34 @@ TEST(ClusterNodeFaults, ForwardedReadWithoutAnAnswerEndsAsUnavailable) {
   EXPECT_EQ(sim.requests_sent(other, leader), 1);
 }
 
+// A forwarded read whose leader is cut off goes to the new leader as soon
+// as one is known, instead of waiting for its deadline (reads are safe to
+// send twice); a forwarded write in the same situation is not re-sent.
+TEST(ClusterNodeFaults, ForwardedReadFollowsANewLeaderBeforeItsDeadline) {
+  SimOptions o = faulty();
+  o.tweak = [](ClusterNodeOptions& n) {
+    n.forward_timeout_ms = 5000;
+    n.leader_wait_ms = kLeaderWaitMs;
+  };
+  Sim sim(o);
+  sim.wait_leaders();
+  std::string key = sim.key_in(ShardId(1));
+  NodeId old_leader = sim.leader(ShardId(1)), other = sim.non_leader(ShardId(1));
+  ASSERT_EQ(sim.call(other, {"SET", key, "v1"}), "+OK");
+  sim.isolate(old_leader);
+  int64_t start = sim.clock().ms;
+  Call read = sim.exec(other, 1, {"GET", key});
+  Call write = sim.exec(other, 2, {"INCR", sim.key_in(ShardId(1), 1)});
+  ASSERT_TRUE(sim.run_until([&] { return read->done; }, 2000));
+  EXPECT_EQ(read->str(), "$v1");
+  EXPECT_LT(sim.clock().ms - start, 5000);
+  EXPECT_NE(sim.leader(ShardId(1)), old_leader);
+  ASSERT_TRUE(sim.run_until([&] { return write->done; }, 2000));
+  EXPECT_EQ(write->status.code(), StatusCode::kUnknownOutcome) << write->str();
+  // SET, INCR once, and the read twice.
+  EXPECT_EQ(sim.node(other).forwards_started(), 4u);
+}
+
 TEST(ClusterNodeFaults, AnAnswerAfterTheDeadlineIsIgnored) {
   Sim sim(faulty());
   sim.wait_leaders();

@@ -30,8 +30,28 @@ void ClusterNode::forward(NodeId leader, ShardId shard, Slot slot, Op op, int at
   ++forwards_started_;
   transport::ForwardRequest req{id, shard, epoch_of(shard), op.args, op.ctx.readonly};
   peers_.outgoing(leader).requests.push_back(std::move(req));
-  forwards_.emplace(
-      id, Forward{shard, slot, std::move(op), attempt, now_ms() + options_.forward_timeout_ms});
+  forwards_.emplace(id, Forward{shard, slot, std::move(op), attempt,
+                                now_ms() + options_.forward_timeout_ms, leader});
+}
+
+// A forwarded read whose target no longer leads its shard (a newer leader is
+// known) goes to the new leader at once instead of waiting for its deadline:
+// a read changes nothing, so sending it twice is safe. Writes are never
+// re-sent (H17, H18).
+void ClusterNode::reroute_reads() {
+  std::vector<Forward> again;
+  for (auto it = forwards_.begin(); it != forwards_.end();) {
+    const Forward& f = it->second;
+    std::optional<NodeId> now_leads = leader_of(f.shard);
+    bool moved = now_leads && *now_leads != f.to;
+    if (f.op.spec->is_write() || !moved || f.attempt + 1 >= kMaxForwardAttempts) {
+      ++it;
+      continue;
+    }
+    again.push_back(std::move(it->second));
+    it = forwards_.erase(it);
+  }
+  for (auto& f : again) run_on_shard(f.shard, f.slot, std::move(f.op), f.attempt + 1);
 }
 
 void ClusterNode::on_forward_response(NodeId from, transport::ForwardResponse resp) {
