@@ -30,6 +30,22 @@ from cluster_proc import ShoalCluster, resp_command  # noqa: E402
 from server_proc import _die_with_parent, free_port  # noqa: E402
 
 
+def bus_safe_port():
+    """A free port whose Redis Cluster bus port (+10000) is valid and free."""
+    import socket
+    for _ in range(200):
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port pair")
+
+
 def bench(port, requests, clients, pipeline):
     out = subprocess.run(
         ["redis-benchmark", "--cluster", "-p", str(port), "-t", "set,get", "-n", str(requests),
@@ -46,7 +62,7 @@ def bench(port, requests, clients, pipeline):
 class RedisCluster:
     def __init__(self, extra):
         self.dir = tempfile.mkdtemp(prefix="redis-cluster-bench-")
-        self.ports = [free_port() for _ in range(3)]
+        self.ports = [bus_safe_port() for _ in range(3)]
         self.procs = []
         self.extra = extra
 
