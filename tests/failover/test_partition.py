@@ -72,33 +72,18 @@ class UidNode(Node):
         self.__dict__.update(node.__dict__)
         self.uid = uid
 
+    def preexec(self):
+        os.setgroups([])
+        os.setgid(self.uid)
+        os.setuid(self.uid)
+        _die_with_parent()  # after setuid: a credential change clears it
+
     def start(self):
         for root, dirs, files in os.walk(self.data_dir):
             for name in dirs + files:
                 os.lchown(os.path.join(root, name), self.uid, self.uid)
         os.chown(self.data_dir, self.uid, self.uid)
-        uid = self.uid
-
-        def preexec():
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-            _die_with_parent()  # after setuid: a credential change clears it
-
-        self._log = open(os.path.join(self.data_dir, "server.log"), "ab")
-        self.proc = subprocess.Popen(self.argv(), stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, preexec_fn=preexec)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"node {self.index} exited; log:\n{self.log_text()}")
-            try:
-                if resp_command(self.port, "PING", timeout=1).startswith(b"+PONG"):
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"node {self.index} did not start; log:\n{self.log_text()}")
+        super().start()
 
 
 # ---- iptables ------------------------------------------------------------

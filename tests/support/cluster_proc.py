@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from server_proc import _die_with_parent, free_port  # noqa: E402
+from server_proc import _die_with_parent, free_port, terminate  # noqa: E402
 
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
@@ -97,10 +97,15 @@ class Node:
                 "--cluster-enabled", "yes", "--cluster-port", str(self.peer_port),
                 "--data-dir", self.data_dir, "--log-level", os.environ.get("SHOAL_LOG_LEVEL", "warn")] + self.extra_args
 
+    def preexec(self):
+        """Runs in the child before exec (subclasses may change credentials;
+        they must end with _die_with_parent())."""
+        _die_with_parent()
+
     def start(self):
         self._log = open(os.path.join(self.data_dir, "server.log"), "ab")
         self.proc = subprocess.Popen(self.argv(), stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                                     stdin=subprocess.DEVNULL, preexec_fn=self.preexec)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -134,13 +139,7 @@ class Node:
         wait. Returns the exit code."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=STOP_TIMEOUT_S)
+        terminate(self.proc, STOP_TIMEOUT_S)
         self._close_log()
         return self.proc.returncode
 
