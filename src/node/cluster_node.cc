@@ -34,11 +34,16 @@ ClusterNode::ClusterNode(ClusterNodeOptions options, replica::LogStore& store, P
       clock_(clock),
       peers_(peers),
       host_transport_(std::make_unique<HostTransport>(*this)),
+
       host_(options_.id, store, *host_transport_, clock, replica::HostOptions{options_.sync}),
       snapshots_(std::make_unique<SnapshotShipping>(
           options_.id, options_.snapshots, host_,
           [this](NodeId to) -> transport::PeerBatch& { return peers_.outgoing(to); },
-          [this](ShardId shard) { return epoch_of(shard); }, clock)) {}
+          [this](ShardId shard) { return epoch_of(shard); }, clock)) {
+  // Not from 1: a response meant for an earlier incarnation of this node must
+  // not match a new request's id (the clock differs between incarnations).
+  next_forward_id_ = static_cast<uint64_t>(clock.monotonic_ns()) * 0x9E3779B97F4A7C15ull | 1;
+}
 
 ClusterNode::~ClusterNode() = default;
 
@@ -91,7 +96,9 @@ void ClusterNode::forget_client(uint64_t client) {
   auto it = clients_.find(client);
   if (it == clients_.end()) return;
   it->second.waiting.clear();
-  if (it->second.idle() && !pumping_.count(client)) clients_.erase(it);
+  end_waits_of(client);  // a WAIT would otherwise hold the client until it is satisfied
+  it = clients_.find(client);
+  if (it != clients_.end() && it->second.idle() && !pumping_.count(client)) clients_.erase(it);
 }
 
 // A command is pipelined when it is a write to a shard this node leads and
@@ -132,6 +139,7 @@ void ClusterNode::start(uint64_t client, Op op, bool pipelined) {
     done(std::move(s), std::move(reply));
     finished(client, pipelined);
   };
+  if (op.spec->name == "wait") return start_wait(client, std::move(op));
   route(std::move(op));
 }
 
@@ -159,7 +167,6 @@ std::optional<ShardId> ClusterNode::single_shard_of(const Op& op) const {
 }
 
 void ClusterNode::route(Op op) {
-  if (op.spec->name == "wait") return start_wait(std::move(op));
   if (op.spec->container() == "cluster") {
     // COUNTKEYSINSLOT / GETKEYSINSLOT name their slot; an invalid one gets
     // its error from the handler on any shard.
@@ -192,7 +199,7 @@ void ClusterNode::run_on_shard(ShardId shard, Slot slot, Op op, int attempt) {
   if (host_.failed()) return op.done(Status::unavailable("node cannot write its log"), {});
   replica::Replica* r = host_.replica(shard);
   if (r && serves(*r, *op.spec)) return run_local(*r, std::move(op));
-  if (r && op.ctx.readonly && !op.spec->is_write()) return run_local(*r, std::move(op));
+  if (r && follower_readable(*r, *op.spec, op.ctx)) return run_local(*r, std::move(op));
   std::optional<NodeId> leader = leader_of(shard);
   if (!leader || *leader == options_.id)
     return wait_for_leader(shard, slot, std::move(op), attempt);
@@ -209,9 +216,45 @@ void ClusterNode::run_on_shard(ShardId shard, Slot slot, Op op, int attempt) {
 void ClusterNode::run_local(replica::Replica& r, Op op) {
   if (op.spec->is_write()) {
     r.propose(kv::WriteCommand{0, 0, clock_.now_ms(), std::move(op.args)}, std::move(op.done));
-  } else {
+  } else if (r.is_leader()) {
     r.read(*op.spec, std::move(op.args), std::move(op.done));
+  } else {
+    // A follower's ReadIndex request to the leader (or its answer) can be
+    // lost, and Raft does not time it out: the read gets a deadline here
+    // (H22). Failing a read is always safe.
+    r.read(*op.spec, std::move(op.args), with_deadline(std::move(op.done)));
   }
+}
+
+// A READONLY connection's read on a local follower, which asks the leader it
+// knows for the commit index (follower ReadIndex).
+bool ClusterNode::follower_readable(replica::Replica& r, const kv::CommandSpec& spec,
+                                    ClientContext ctx) {
+  return ctx.readonly && !spec.is_write() && !r.is_leader() && r.raft().leader().value() != 0;
+}
+
+// Wraps `done` so that it is called exactly once: by the operation, or with
+// kUnavailable when forward_timeout_ms passes first.
+Reply ClusterNode::with_deadline(Reply done) {
+  auto shared = std::make_shared<Reply>(std::move(done));
+  deadlines_.push_back(Deadline{now_ms() + options_.forward_timeout_ms, shared});
+  return [shared](Status s, kv::RecordedReply reply) {
+    if (!*shared) return;  // timed out already
+    Reply d = std::exchange(*shared, nullptr);
+    d(std::move(s), std::move(reply));
+  };
+}
+
+void ClusterNode::expire_deadlines() {
+  int64_t now = now_ms();
+  std::vector<Reply> expired;
+  std::erase_if(deadlines_, [&](Deadline& d) {
+    if (!*d.done) return true;  // answered
+    if (d.at_ms > now) return false;
+    expired.push_back(std::exchange(*d.done, nullptr));
+    return true;
+  });
+  for (auto& done : expired) done(Status::unavailable("no answer in time; retry"), {});
 }
 
 // Whether this replica takes `spec` now: a leader serves writes unless it is
@@ -240,7 +283,7 @@ void ClusterNode::retry_waiting() {
     waiting_.pop_front();
     replica::Replica* r = host_.replica(w.shard);
     bool ready =
-        (r && serves(*r, *w.op.spec)) || (r && w.op.ctx.readonly && !w.op.spec->is_write());
+        (r && serves(*r, *w.op.spec)) || (r && follower_readable(*r, *w.op.spec, w.op.ctx));
     std::optional<NodeId> leader = leader_of(w.shard);
     if (now_ms() < w.not_before_ms) {
       waiting_.push_back(std::move(w));
@@ -267,6 +310,7 @@ void ClusterNode::tick() {
     balance_leaders();
   }
   expire_forwards();
+  if (!deadlines_.empty()) expire_deadlines();
   if (!waits_.empty()) check_waits();
 }
 

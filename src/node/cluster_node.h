@@ -154,10 +154,16 @@ class ClusterNode {
   };
   // A WAIT in progress (replica_wait.cc).
   struct ReplicaWait {
+    uint64_t client = 0;
     Op op;
     int64_t needed = 0;
     int64_t deadline_ms = 0;  // 0: none
     std::vector<std::pair<ShardId, LogIndex>> targets;
+  };
+  // A callback with a deadline (with_deadline).
+  struct Deadline {
+    int64_t at_ms = 0;
+    std::shared_ptr<Reply> done;  // null once answered
   };
   class HostTransport;
 
@@ -181,7 +187,11 @@ class ClusterNode {
   bool serves(replica::Replica& r, const kv::CommandSpec& spec);
   void wait_for_leader(ShardId shard, Slot slot, Op op, int attempt, int64_t delay_ms = 0);
   void announce_leadership();
-  void start_wait(Op op);
+  void start_wait(uint64_t client, Op op);
+  void end_waits_of(uint64_t client);
+  bool follower_readable(replica::Replica& r, const kv::CommandSpec& spec, ClientContext ctx);
+  Reply with_deadline(Reply done);
+  void expire_deadlines();
   int64_t replicas_reached(const ReplicaWait& w);
   void check_waits();
   void balance_leaders();
@@ -201,6 +211,7 @@ class ClusterNode {
   std::map<uint64_t, Forward> forwards_;  // by request id
   std::deque<Waiting> waiting_;           // commands waiting for a leader
   std::vector<ReplicaWait> waits_;        // WAIT commands
+  std::vector<Deadline> deadlines_;       // follower reads
   uint64_t next_forward_id_ = 1;
   uint64_t forwards_started_ = 0;
   uint64_t ticks_ = 0;

@@ -140,6 +140,76 @@ TEST(ClusterNodeFaults, SplitCommandWithALostPartIsNotReportedAsDone) {
   EXPECT_EQ(sim.call(at, {"EXISTS", keys[0], keys[1], keys[2]}), ":0");
 }
 
+// A split write whose parts end differently - one applied, one definitely
+// not (its shard had no leader) - is not a failure either (H18).
+TEST(ClusterNodeFaults, SplitWriteAppliedOnSomeShardsOnlyIsAnUnknownOutcome) {
+  Sim sim(faulty(RoutingMode::kProxy));
+  sim.wait_leaders();
+  NodeId at = sim.leader(ShardId(1));
+  std::string mine = sim.key_in(ShardId(1)), other_key;
+  ShardId other_shard;
+  for (const auto& s : sim.map().shards) {
+    if (sim.leader(s.id) != at) {
+      other_shard = s.id;
+      other_key = sim.key_in(s.id);
+      break;
+    }
+  }
+  ASSERT_NE(other_shard.value(), 0u) << "every shard led by one node";
+  ASSERT_EQ(sim.call(at, {"SET", mine, "v"}), "+OK");
+  // other_shard goes silent (no Raft traffic, no leadership hints): no
+  // election can finish, and `at` soon knows no leader for it.
+  sim.filter = [other_shard](NodeId, NodeId, transport::PeerBatch& b) {
+    std::erase_if(b.raft, [&](const auto& e) { return e.shard == other_shard; });
+    std::erase_if(b.hints, [&](const auto& h) { return h.shard == other_shard; });
+  };
+  ASSERT_TRUE(sim.run_until([&] { return !sim.node(at).leader_of(other_shard); }, 3000));
+  Call del = sim.exec(at, 1, {"DEL", mine, other_key});
+  ASSERT_TRUE(sim.run_until([&] { return del->done; }, 3000));
+  EXPECT_EQ(del->status.code(), StatusCode::kUnknownOutcome) << del->str();
+  EXPECT_EQ(sim.call(at, {"EXISTS", mine}), ":0");  // that part did apply
+  sim.filter = nullptr;
+}
+
+// A READONLY read on a follower whose ReadIndex request is lost ends by its
+// deadline instead of holding the client forever (H22); the client's next
+// command then runs.
+TEST(ClusterNodeFaults, FollowerReadWithALostReadIndexEndsByItsDeadline) {
+  Sim sim(faulty(RoutingMode::kRedirect));
+  sim.wait_leaders();
+  std::string key = sim.key_in(ShardId(1));
+  NodeId leader = sim.leader(ShardId(1)), follower = sim.non_leader(ShardId(1));
+  ASSERT_EQ(sim.call(leader, {"SET", key, "v"}), "+OK");
+  int dropped = 0;  // only the first read's request is lost
+  sim.filter = [&](NodeId from, NodeId to, transport::PeerBatch& b) {
+    if (from != follower || to != leader || dropped > 0) return;
+    dropped += static_cast<int>(std::erase_if(b.raft, [](const transport::RaftEnvelope& e) {
+      return e.msg.type == raft::MessageType::kReadIndex;
+    }));
+  };
+  ClientContext ro{.readonly = true};
+  Call read = sim.exec(follower, 7, {"GET", key}, ro);
+  Call next = sim.exec(follower, 7, {"GET", key}, ro);
+  ASSERT_TRUE(sim.run_until([&] { return read->done; }, 2000));
+  EXPECT_EQ(read->status.code(), StatusCode::kUnavailable) << read->str();
+  EXPECT_EQ(dropped, 1);
+  ASSERT_TRUE(sim.run_until([&] { return next->done; }, 2000));
+  EXPECT_EQ(next->str(), "$v");
+}
+
+// WAIT 0 (no timeout) that can never be satisfied ends when its client goes
+// away, rather than holding the client's state forever.
+TEST(ClusterNodeFaults, WaitEndsWhenItsClientGoesAway) {
+  Sim sim(faulty(RoutingMode::kRedirect));
+  sim.wait_leaders();
+  NodeId leader = sim.leader(ShardId(1));
+  Call wait = sim.exec(leader, 9, {"WAIT", "5", "0"});  // RF 3: at most 2 others
+  sim.run(50);
+  EXPECT_FALSE(wait->done);
+  sim.node(leader).forget_client(9);
+  EXPECT_TRUE(wait->done);
+}
+
 // A node routing on stale knowledge: the peer answers kNotLeader (it did not
 // execute the command), so going elsewhere cannot apply it twice.
 TEST(ClusterNodeFaults, NotLeaderAnswerMakesTheForwarderRerouteOnce) {

@@ -23,9 +23,10 @@ using SubResult = std::pair<Status, kv::RecordedReply>;
 // (DBSIZE, KEYS, RANDOMKEY, FLUSHALL, FLUSHDB) into the one its client gets.
 SubResult combine_fan_out(std::string_view name, std::vector<SubResult> parts, uint64_t random);
 // Sums integer replies (DEL, UNLINK, EXISTS, TOUCH split by shard).
-SubResult combine_sum(std::vector<SubResult> parts);
-// The first failure among `parts`, if any: an unknown outcome wins over
-// other errors (a write that may have applied on one shard).
-std::optional<SubResult> first_failure(const std::vector<SubResult>& parts);
+SubResult combine_sum(std::vector<SubResult> parts, bool is_write);
+// The failure among `parts`, if any: an unknown outcome wins over other
+// errors; for a write that applied on some shards and failed on others the
+// outcome is unknown (H18).
+std::optional<SubResult> first_failure(const std::vector<SubResult>& parts, bool is_write);
 
 }  // namespace shoal::node

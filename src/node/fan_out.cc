@@ -46,22 +46,30 @@ bool is_splittable(const kv::CommandSpec& spec) {
          spec.name == "exists" || spec.name == "touch";
 }
 
-std::optional<SubResult> first_failure(const std::vector<SubResult>& parts) {
+std::optional<SubResult> first_failure(const std::vector<SubResult>& parts, bool is_write) {
   const SubResult* found = nullptr;
+  bool any_applied = false;
   for (const auto& p : parts) {
     if (!p.first.is_ok()) {
       if (p.first.code() == StatusCode::kUnknownOutcome) return p;
       if (!found) found = &p;
-    } else if (p.second.is_error() && !found) {
-      found = &p;
+    } else if (p.second.is_error()) {
+      if (!found) found = &p;
+    } else {
+      any_applied = true;
     }
   }
-  if (found) return *found;
-  return std::nullopt;
+  if (!found) return std::nullopt;
+  // A write that applied on some shards and failed on others has not failed
+  // (H18): its outcome, as one command, is neither done nor not done.
+  if (is_write && any_applied) {
+    return SubResult{Status::unknown_outcome("applied on some shards only"), {}};
+  }
+  return *found;
 }
 
-SubResult combine_sum(std::vector<SubResult> parts) {
-  if (auto f = first_failure(parts)) return *f;
+SubResult combine_sum(std::vector<SubResult> parts, bool is_write) {
+  if (auto f = first_failure(parts, is_write)) return *f;
   int64_t sum = 0;
   for (const auto& p : parts) {
     const auto& items = p.second.items();
@@ -73,9 +81,10 @@ SubResult combine_sum(std::vector<SubResult> parts) {
 }
 
 SubResult combine_fan_out(std::string_view name, std::vector<SubResult> parts, uint64_t random) {
-  if (auto f = first_failure(parts)) return *f;
+  bool is_write = name == "flushall" || name == "flushdb";
+  if (auto f = first_failure(parts, is_write)) return *f;
   kv::RecordedReply out;
-  if (name == "dbsize") return combine_sum(std::move(parts));
+  if (name == "dbsize") return combine_sum(std::move(parts), false);
   if (name == "keys") {
     size_t n = 0;
     for (const auto& p : parts) n += p.second.items().empty() ? 0 : p.second.items().size() - 1;
@@ -210,28 +219,32 @@ void ClusterNode::split_by_shard(Op op) {
   std::vector<std::pair<ShardId, std::vector<size_t>>> groups(by_shard.begin(), by_shard.end());
   bool mget = op.spec->name == "mget";
   size_t nkeys = op.args.size() - 1;
-  auto g = make_gather(groups.size(), [groups, mget, nkeys, done = std::move(op.done)](auto parts) {
-    if (!mget) {
-      auto [s, r] = combine_sum(std::move(parts));
-      return done(std::move(s), std::move(r));
-    }
-    if (auto f = first_failure(parts)) return done(std::move(f->first), std::move(f->second));
-    std::vector<const kv::RecordedReply::Item*> values(nkeys, nullptr);
-    for (size_t gi = 0; gi < groups.size(); ++gi) {
-      const auto& items = parts[gi].second.items();
-      for (size_t k = 0; k < groups[gi].second.size() && k + 1 < items.size(); ++k)
-        values[groups[gi].second[k] - 1] = &items[k + 1];
-    }
-    kv::RecordedReply out;
-    out.array(nkeys);
-    for (const auto* v : values) {
-      if (v && v->kind == Kind::kBulk)
-        out.bulk(v->text);
-      else
-        out.null();
-    }
-    done(Status::ok(), std::move(out));
-  });
+  bool is_write = op.spec->is_write();
+  auto g = make_gather(
+      groups.size(), [groups, mget, nkeys, is_write, done = std::move(op.done)](auto parts) {
+        if (!mget) {
+          auto [s, r] = combine_sum(std::move(parts), is_write);
+          return done(std::move(s), std::move(r));
+        }
+        if (auto f = first_failure(parts, false)) {
+          return done(std::move(f->first), std::move(f->second));
+        }
+        std::vector<const kv::RecordedReply::Item*> values(nkeys, nullptr);
+        for (size_t gi = 0; gi < groups.size(); ++gi) {
+          const auto& items = parts[gi].second.items();
+          for (size_t k = 0; k < groups[gi].second.size() && k + 1 < items.size(); ++k)
+            values[groups[gi].second[k] - 1] = &items[k + 1];
+        }
+        kv::RecordedReply out;
+        out.array(nkeys);
+        for (const auto* v : values) {
+          if (v && v->kind == Kind::kBulk)
+            out.bulk(v->text);
+          else
+            out.null();
+        }
+        done(Status::ok(), std::move(out));
+      });
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     std::vector<std::string> args{op.args[0]};
     for (size_t pos : groups[gi].second) args.push_back(op.args[pos]);

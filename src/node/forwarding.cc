@@ -57,6 +57,7 @@ void ClusterNode::reroute_reads() {
 void ClusterNode::on_forward_response(NodeId from, transport::ForwardResponse resp) {
   auto it = forwards_.find(resp.id);
   if (it == forwards_.end()) return;  // late: already timed out
+  if (it->second.to != from) return;  // not the node it was sent to
   Forward f = std::move(it->second);
   forwards_.erase(it);
   switch (resp.code) {
@@ -120,7 +121,13 @@ void ClusterNode::serve_forward(NodeId from, transport::ForwardRequest req) {
   if (req.epoch < epoch_of(req.shard))
     return respond(transport::ForwardCode::kStaleEpoch, {}, "stale shard epoch", NodeId());
   const kv::CommandSpec* spec = find_spec(req.args);
-  if (!spec) return respond(transport::ForwardCode::kUnavailable, {}, "bad command", NodeId());
+  if (!spec) {
+    // Deterministic: the same request would be refused again. A definite
+    // error (not executed), so the forwarder does not retry it.
+    kv::RecordedReply err;
+    err.error("ERR command not executable on the shard's leader");
+    return respond(transport::ForwardCode::kOk, err.encode(), {}, NodeId());
+  }
   for (size_t p : kv::CommandTable::key_positions(*spec, req.args.size())) {
     if (map_.shard_for_slot(key_slot(req.args[p])) != shard)
       return respond(transport::ForwardCode::kStaleEpoch, {}, "key not in shard", NodeId());

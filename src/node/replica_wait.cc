@@ -18,7 +18,7 @@
 
 namespace shoal::node {
 
-void ClusterNode::start_wait(Op op) {
+void ClusterNode::start_wait(uint64_t client, Op op) {
   std::vector<std::string_view> views(op.args.begin(), op.args.end());
   std::string_view err = kv::wait_arguments_error(views);
   if (!err.empty()) {
@@ -27,8 +27,9 @@ void ClusterNode::start_wait(Op op) {
     return op.done(Status::ok(), std::move(reply));
   }
   int64_t needed = std::stoll(op.args[1]);
-  int64_t timeout = std::stoll(op.args[2]);
-  ReplicaWait w{std::move(op), needed, timeout == 0 ? 0 : now_ms() + timeout, {}};
+  // Clamped: a deadline beyond a year is as good as none, and must not overflow.
+  int64_t timeout = std::min<int64_t>(std::stoll(op.args[2]), int64_t{365} * 24 * 3600 * 1000);
+  ReplicaWait w{client, std::move(op), needed, timeout == 0 ? 0 : now_ms() + timeout, {}};
   for (const auto& shard : map_.shards) {
     replica::Replica* r = host_.replica(shard.id);
     if (r && r->is_leader()) w.targets.emplace_back(shard.id, r->raft().log().committed());
@@ -56,21 +57,35 @@ int64_t ClusterNode::replicas_reached(const ReplicaWait& w) {
   return least;
 }
 
+// Answers the WAITs that are satisfied or timed out. Their callbacks run
+// after the list is updated: a callback may start the client's next WAIT.
 void ClusterNode::check_waits() {
   int64_t now = now_ms();
-  for (auto it = waits_.begin(); it != waits_.end();) {
-    int64_t reached = replicas_reached(*it);
-    bool expired = it->deadline_ms != 0 && now >= it->deadline_ms;
-    if (reached < it->needed && !expired) {
-      ++it;
-      continue;
-    }
-    Reply done = std::move(it->op.done);
-    it = waits_.erase(it);
+  std::vector<std::pair<Reply, int64_t>> answers;
+  std::erase_if(waits_, [&](ReplicaWait& w) {
+    int64_t reached = replicas_reached(w);
+    bool expired = w.deadline_ms != 0 && now >= w.deadline_ms;
+    if (reached < w.needed && !expired) return false;
+    answers.emplace_back(std::move(w.op.done), reached);
+    return true;
+  });
+  for (auto& [done, reached] : answers) {
     kv::RecordedReply reply;
     reply.integer(reached);
     done(Status::ok(), std::move(reply));
   }
+}
+
+// The client went away: its WAITs end now (the answers go nowhere), so that
+// a WAIT 0 that is never satisfied cannot hold the client's state forever.
+void ClusterNode::end_waits_of(uint64_t client) {
+  std::vector<Reply> ended;
+  std::erase_if(waits_, [&](ReplicaWait& w) {
+    if (w.client != client) return false;
+    ended.push_back(std::move(w.op.done));
+    return true;
+  });
+  for (auto& done : ended) done(Status::unavailable("client gone"), {});
 }
 
 }  // namespace shoal::node

@@ -31,6 +31,7 @@ Status write_durably(const fs::path& path, const std::string& bytes) {
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();  // flushes: a write error (e.g. ENOSPC) shows here
     if (!out) return Status::io_error("write " + tmp.string());
   }
   if (Status s = fsync_path(tmp, O_RDONLY); !s.is_ok()) return s;

@@ -208,9 +208,10 @@ void KeyspaceService::publish_topology() {
 
 void KeyspaceService::hand_over_leadership() {
   if (!thread_.joinable()) return;
-  std::promise<void> done;
-  auto finished = done.get_future();
-  asio::post(loop_, [this, &done] { shutdown_gracefully([&done] { done.set_value(); }, 40); });
+  // Shared: if the wait below gives up, the loop may still finish later.
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  asio::post(loop_, [this, done] { shutdown_gracefully([done] { done->set_value(); }, 40); });
   // shutdown_gracefully ends within 40 x 50 ms; the margin covers a busy loop.
   finished.wait_for(std::chrono::seconds(5));
 }
@@ -238,11 +239,28 @@ void KeyspaceService::stop() {
   });
   thread_.join();
   loop_.stop();
+  // Handlers posted after the loop left (submissions, cancellations) and the
+  // node's pending callbacks hold client connections. Release them now,
+  // while the client loops still exist: the handlers run as no-ops
+  // (stopped_), then the node and the outbox go.
+  loop_.restart();
+  loop_.poll();
+  outbox_.clear();
+  node_.reset();
 }
 
 // SIGTERM: hand leadership of every shard this node leads to another voter
 // before leaving (DESIGN.md section 7), for at most `rounds_left` x 50 ms.
 void KeyspaceService::shutdown_gracefully(std::function<void()> then, int rounds_left) {
+  // One hand-over at a time: a newer one (stop() after hand_over_leadership
+  // gave up waiting) ends the older one, whose `then` still runs.
+  uint64_t generation = ++shutdown_generation_;
+  step_shutdown(std::move(then), rounds_left, generation);
+}
+
+void KeyspaceService::step_shutdown(std::function<void()> then, int rounds_left,
+                                    uint64_t generation) {
+  if (generation != shutdown_generation_) return then();
   size_t still = (node_ && network_) ? node_->transfer_leaderships() : 0;
   if (still == 0 || rounds_left == 0) {
     if (still) spdlog::warn("shutting down while leading {} shards", still);
@@ -250,14 +268,16 @@ void KeyspaceService::shutdown_gracefully(std::function<void()> then, int rounds
   }
   iterate();
   shutdown_timer_.expires_after(std::chrono::milliseconds(50));
-  shutdown_timer_.async_wait([this, then = std::move(then), rounds_left](const asio::error_code&) {
-    shutdown_gracefully(then, rounds_left - 1);
-  });
+  shutdown_timer_.async_wait(
+      [this, then = std::move(then), rounds_left, generation](const asio::error_code&) {
+        step_shutdown(then, rounds_left - 1, generation);
+      });
 }
 
 void KeyspaceService::submit(uint64_t client, std::shared_ptr<CompletionSink> sink,
                              std::vector<KeyspaceRequest> requests) {
   asio::post(loop_, [this, client, sink = std::move(sink), reqs = std::move(requests)]() mutable {
+    if (stopped_) return;  // shutting down: the client gets no reply
     for (auto& r : reqs) {
       auto done = [this, sink, tag = r.tag](Status s, kv::RecordedReply reply) {
         // Gathered per connection and handed over once per iteration.
@@ -282,7 +302,7 @@ void KeyspaceService::submit(uint64_t client, std::shared_ptr<CompletionSink> si
 
 void KeyspaceService::cancel(uint64_t client) {
   asio::post(loop_, [this, client] {
-    if (node_) node_->forget_client(client);
+    if (node_ && !stopped_) node_->forget_client(client);
   });
 }
 

@@ -120,6 +120,7 @@ class KeyspaceService {
   void publish_topology();
   bool leaders_changed();
   void shutdown_gracefully(std::function<void()> then, int rounds_left);
+  void step_shutdown(std::function<void()> then, int rounds_left, uint64_t generation);
   void schedule_iteration();
   void iterate();
   void schedule_tick();
@@ -145,6 +146,7 @@ class KeyspaceService {
   bool iteration_scheduled_ = false;
   uint64_t ticks_ = 0;
   bool stopped_ = false;  // the loop is leaving: no more iterations
+  uint64_t shutdown_generation_ = 0;
   // Completions gathered during one iteration, per connection.
   std::map<CompletionSink*,
            std::pair<std::shared_ptr<CompletionSink>, std::vector<KeyspaceCompletion>>>
