@@ -1,6 +1,7 @@
 #include "storage/group_commit.h"
 
 #include <rocksdb/options.h>
+#include <rocksdb/perf_level.h>
 
 namespace shoal::storage {
 namespace {
@@ -58,6 +59,9 @@ Status WriteBatchBuilder::commit(bool durability_needed) {
   if (!health_.is_ok()) return health_;
   last_synced_ = false;
   if (count() == 0) return Status::ok();
+  // RocksDB counts into a thread-local perf context by default; nothing reads
+  // it, and the TLS lookups were ~4% of a write-heavy profile.
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
   int64_t now = clock_.monotonic_ns();
   rocksdb::WriteOptions wo;
   wo.sync = durability_needed && sync_due(now);

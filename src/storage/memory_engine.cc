@@ -52,7 +52,7 @@ void MemoryEngine::put(Slot slot, std::string_view key, std::string value, int64
   auto [node, inserted] = map_.emplace(std::piecewise_construct, std::forward_as_tuple(key),
                                        std::forward_as_tuple(std::move(value), order, now_ms));
   SHOAL_ASSERT(inserted);
-  index_.emplace(order, std::string_view(node->first));
+  index_.emplace(IndexEntry(order, std::string_view(node->first)), &node->second.value);
   ++slot_counts_[slot.value()];
 }
 
@@ -80,11 +80,10 @@ uint64_t MemoryEngine::scan(uint64_t cursor, size_t count, const Visitor& visit)
   auto it = index_.lower_bound(IndexEntry(from, std::string_view()));
   size_t visited = 0;
   while (it != index_.end()) {
-    uint64_t order = it->first;
+    uint64_t order = it->first.first;
     if (visited >= count) return order + 1;
-    for (; it != index_.end() && it->first == order; ++it) {
-      auto found = map_.find(it->second);
-      visit(it->second, found->second.value);
+    for (; it != index_.end() && it->first.first == order; ++it) {
+      visit(it->first.second, *it->second);
       ++visited;
     }
   }
@@ -96,8 +95,8 @@ void MemoryEngine::scan_slot(Slot slot, size_t count, const Visitor& visit) cons
   uint64_t end = uint64_t{slot.value() + 1u} << kHashBits;
   size_t visited = 0;
   for (auto it = index_.lower_bound(IndexEntry(start, std::string_view()));
-       it != index_.end() && it->first < end && visited < count; ++it, ++visited) {
-    visit(it->second, map_.find(it->second)->second.value);
+       it != index_.end() && it->first.first < end && visited < count; ++it, ++visited) {
+    visit(it->first.second, *it->second);
   }
 }
 
@@ -107,7 +106,7 @@ std::optional<std::string> MemoryEngine::random_key(uint64_t random_bits) const 
   uint64_t max_order = uint64_t{kSlotCount} << kHashBits;
   auto it = index_.lower_bound(IndexEntry(random_bits % max_order, std::string_view()));
   if (it == index_.end()) it = index_.begin();
-  return std::string(it->second);
+  return std::string(it->first.second);
 }
 
 }  // namespace shoal::storage

@@ -4,7 +4,7 @@
 
 #include <array>
 #include <atomic>
-#include <set>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -49,11 +49,13 @@ class MemoryEngine final : public Engine {
     std::atomic<int64_t> access_ms;
   };
   using Map = std::unordered_map<std::string, Item, Hash, std::equal_to<>>;
-  // Keys in the index point into the map's nodes, which never move.
+  // Keys in the index point into the map's nodes, which never move; so do the
+  // mapped values, which spares scans a hash lookup per key (snapshots scan
+  // the whole engine).
   using IndexEntry = std::pair<uint64_t, std::string_view>;
 
   Map map_;
-  std::set<IndexEntry> index_;
+  std::map<IndexEntry, const std::string*> index_;
   std::vector<uint32_t> slot_counts_;
 };
 
