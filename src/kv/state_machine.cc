@@ -2,13 +2,59 @@
 
 #include <xxhash.h>
 
+#include "base/assert.h"
 #include "base/coding.h"
+#include "base/crc16.h"
 #include "base/crc32c.h"
 
 namespace shoal::kv {
 
-StateMachine::StateMachine(std::unique_ptr<storage::Engine> engine, StateMachineOptions options)
-    : store_(std::move(engine)), options_(options) {}
+StateMachine::StateMachine(std::unique_ptr<storage::Engine> engine, StateMachineOptions options,
+                           std::unique_ptr<storage::Engine> sessions)
+    : store_(std::move(engine)), options_(options), session_store_(std::move(sessions)) {
+  load_sessions();
+}
+
+namespace {
+std::string session_key(uint64_t client_id) {
+  std::string k;
+  put_fixed64(k, client_id);
+  return k;
+}
+}  // namespace
+
+void StateMachine::store_session(uint64_t client_id, const Session& s) {
+  if (!session_store_) return;
+  std::string key = session_key(client_id);
+  std::string value;
+  put_fixed64(value, s.last_seq);
+  put_fixed64(value, static_cast<uint64_t>(s.last_ms));
+  value.append(s.reply);
+  session_store_->put(key_slot(key), key, std::move(value), 0);
+}
+
+void StateMachine::load_sessions() {
+  if (!session_store_) return;
+  uint64_t cursor = 0;
+  do {
+    cursor = session_store_->scan(cursor, 1024, [&](std::string_view k, std::string_view v) {
+      ByteReader key(k);
+      ByteReader value(v);
+      auto id = key.fixed64();
+      auto seq = value.fixed64();
+      auto ms = value.fixed64();
+      SHOAL_ASSERT_MSG(id && seq && ms && key.empty(), "corrupt session record");
+      Session s{*seq, static_cast<int64_t>(*ms), std::string(v.substr(16))};
+      by_age_.emplace(s.last_ms, *id);
+      sessions_[*id] = std::move(s);
+    });
+  } while (cursor != 0);
+}
+
+void StateMachine::forget(uint64_t client_id) {
+  sessions_.erase(client_id);
+  if (session_store_) session_store_->del(session_key(client_id));
+}
 
 RecordedReply StateMachine::apply_bytes(std::string_view entry) {
   auto cmd = decode_write_command(entry);
@@ -65,17 +111,18 @@ void StateMachine::remember(uint64_t client_id, uint64_t seq, int64_t now_ms,
   it->second.last_seq = seq;
   it->second.last_ms = now_ms;
   it->second.reply = reply.encode();
+  store_session(client_id, it->second);
   by_age_.emplace(now_ms, client_id);
   while (sessions_.size() > options_.max_sessions) {
     auto oldest = by_age_.begin();
-    sessions_.erase(oldest->second);
+    forget(oldest->second);
     by_age_.erase(oldest);
   }
 }
 
 void StateMachine::expire_sessions(int64_t now_ms) {
   while (!by_age_.empty() && by_age_.begin()->first + options_.session_ttl_ms < now_ms) {
-    sessions_.erase(by_age_.begin()->second);
+    forget(by_age_.begin()->second);
     by_age_.erase(by_age_.begin());
   }
 }
@@ -146,7 +193,11 @@ Status StateMachine::load_snapshot(std::string_view data, StateMachine* into) {
   for (const auto& [k, rec] : decoded) into->store_.put(k, rec);
   into->sessions_ = std::move(sessions);
   into->by_age_.clear();
-  for (const auto& [id, s] : into->sessions_) into->by_age_.emplace(s.last_ms, id);
+  if (into->session_store_) into->session_store_->clear();
+  for (const auto& [id, s] : into->sessions_) {
+    into->by_age_.emplace(s.last_ms, id);
+    into->store_session(id, s);
+  }
   return Status::ok();
 }
 

@@ -36,7 +36,12 @@ struct StateMachineOptions {
 
 class StateMachine {
  public:
-  StateMachine(std::unique_ptr<storage::Engine> engine, StateMachineOptions options = {});
+  // `sessions`, if given, is a durable engine that mirrors the exactly-once
+  // table (written in the same batch as the data, loaded here at open), for
+  // a replica whose data engine is durable too. Without it the table lives
+  // in memory only and is restored from snapshots.
+  StateMachine(std::unique_ptr<storage::Engine> engine, StateMachineOptions options = {},
+               std::unique_ptr<storage::Engine> sessions = nullptr);
 
   // Applies one committed write; returns its reply (also for duplicates).
   RecordedReply apply(const WriteCommand& cmd);
@@ -76,11 +81,16 @@ class StateMachine {
   };
   void expire_sessions(int64_t now_ms);
   void remember(uint64_t client_id, uint64_t seq, int64_t now_ms, const RecordedReply& reply);
+  void forget(uint64_t client_id);
+  // The durable mirror of sessions_ (null when there is none).
+  void store_session(uint64_t client_id, const Session& s);
+  void load_sessions();
 
   Store store_;
   StateMachineOptions options_;
   std::map<uint64_t, Session> sessions_;
   std::set<std::pair<int64_t, uint64_t>> by_age_;  // (last_ms, client_id)
+  std::unique_ptr<storage::Engine> session_store_;
 };
 
 }  // namespace shoal::kv

@@ -53,8 +53,14 @@ Status ClusterNode::open(cluster::ClusterMap map) {
   if (Status s = snapshots_->open(); !s.is_ok()) return s;
   map_ = std::move(map);
   auto open_one = [&](ShardId shard, const std::vector<NodeId>& voters) {
-    return host_.add_replica(shard, options_.replica, voters,
-                             std::make_unique<storage::MemoryEngine>());
+    if (!options_.state_engines) {
+      return host_.add_replica(shard, options_.replica, voters,
+                               std::make_unique<storage::MemoryEngine>());
+    }
+    auto engines = options_.state_engines(shard);
+    if (!engines.is_ok()) return engines.status();
+    return host_.add_replica(shard, options_.replica, voters, std::move(engines.value().data),
+                             std::move(engines.value().sessions));
   };
   for (const auto& s : map_.shards) {
     if (std::find(s.replicas.begin(), s.replicas.end(), options_.id) == s.replicas.end()) continue;

@@ -78,6 +78,10 @@ struct ClusterNodeOptions {
   SnapshotShippingOptions snapshots;
   // How often a leader hands shards back to their preferred leaders (0: never).
   int balance_interval_ticks = 50;
+  // Where replicas keep their data: unset, in memory (a restart rebuilds it
+  // from the last snapshot and the log); set, in the durable engines it opens
+  // for a shard (RocksLogStore::open_state_engines).
+  std::function<Result<replica::StateEngines>(ShardId)> state_engines;
 };
 
 using Reply = std::function<void(Status, kv::RecordedReply)>;

@@ -30,9 +30,10 @@ constexpr int kNodes = 3;
 class SimCluster {
  public:
   explicit SimCluster(uint64_t seed, storage::FsyncPolicy fsync = storage::FsyncPolicy::kAlways,
-                      uint64_t compact_after = 10000) {
+                      uint64_t compact_after = 10000, bool durable_engine = false) {
     LocalClusterOptions o;
     o.store = StoreKind::kRocks;
+    o.durable_engine = durable_engine;
     o.dir = "/db";
     o.fsync = fsync;
     o.replica.compact_after_entries = compact_after;
@@ -108,8 +109,7 @@ int missing_on(LocalCluster& c, NodeId on, const Acked& acked) {
 // mode of the disk, keeps every acknowledged write, including those
 // acknowledged in the pump right before the cut; and the replicas restart
 // from their own logs (no bootstrap: an empty restart would be caught, H11).
-TEST(DiskFaults, H16_WholeClusterPowerLossKeepsAcknowledgedWrites) {
-  SimCluster sim(1, storage::FsyncPolicy::kAlways, /*compact_after=*/25);
+void whole_cluster_power_loss_rounds(SimCluster& sim) {
   ASSERT_TRUE(sim.ok());
   LocalCluster& c = sim.c();
   Acked acked;
@@ -138,6 +138,19 @@ TEST(DiskFaults, H16_WholeClusterPowerLossKeepsAcknowledgedWrites) {
     }
   }
   for (NodeId id : c.nodes()) EXPECT_EQ(sim.disk(id).stats().crashes, 6u);
+}
+
+TEST(DiskFaults, H16_WholeClusterPowerLossKeepsAcknowledgedWrites) {
+  SimCluster sim(1, storage::FsyncPolicy::kAlways, /*compact_after=*/25);
+  whole_cluster_power_loss_rounds(sim);
+}
+
+// The same with the data in RocksDB (RocksEngine): the data and its applied
+// index survive (or are lost) together, and whatever the engine lost is
+// replayed from the log.
+TEST(DiskFaults, H16_WholeClusterPowerLossWithDurableEngine) {
+  SimCluster sim(2, storage::FsyncPolicy::kAlways, /*compact_after=*/25, /*durable_engine=*/true);
+  whole_cluster_power_loss_rounds(sim);
 }
 
 // The same power loss with fsync=no loses acknowledged writes: the scenario

@@ -10,15 +10,17 @@ Host::Host(NodeId node, LogStore& store, Transport& transport, env::Clock& clock
 
 Status Host::add_replica(ShardId shard, ReplicaOptions options,
                          std::optional<std::vector<NodeId>> bootstrap_voters,
-                         std::unique_ptr<storage::Engine> engine) {
+                         std::unique_ptr<storage::Engine> engine,
+                         std::unique_ptr<storage::Engine> sessions) {
   if (replicas_.count(shard)) return Status::invalid_argument("replica already open");
   options.raft.id = node_;
   // Distinct election-timeout randomness per node and group, or replicas that
   // start together would time out together and split votes forever.
   options.raft.seed ^= node_.value() * 0x9E3779B97F4A7C15ull + shard.value();
-  auto r =
-      Replica::open(shard, options, store_, clock_, std::move(bootstrap_voters), std::move(engine));
+  auto r = Replica::open(shard, options, store_, clock_, std::move(bootstrap_voters),
+                         std::move(engine), std::move(sessions));
   if (!r.is_ok()) return r.status();
+  if (auto applied = r.value()->take_applied_to_stage()) store_.stage_applied(shard, *applied);
   replicas_.emplace(shard, std::move(r).value());
   return Status::ok();
 }
@@ -99,6 +101,9 @@ Status Host::run_once() {
   for (auto& [r, rd] : readies) {
     r->after_persist(rd, transport_);
     r->apply(rd);
+    // A durable state machine staged its writes into the store's next
+    // batch; the applied index they reach goes into the same batch.
+    if (auto applied = r->take_applied_to_stage()) store_.stage_applied(r->shard(), *applied);
   }
   return Status::ok();
 }

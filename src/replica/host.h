@@ -33,10 +33,12 @@ class Host {
   Host(NodeId node, LogStore& store, Transport& transport, env::Clock& clock,
        HostOptions options = {});
 
-  // Opens (or bootstraps, see Replica::open) a replica of `shard`.
+  // Opens (or bootstraps, see Replica::open) a replica of `shard`; a durable
+  // `engine` needs a durable `sessions` engine (Replica::open).
   Status add_replica(ShardId shard, ReplicaOptions options,
                      std::optional<std::vector<NodeId>> bootstrap_voters,
-                     std::unique_ptr<storage::Engine> engine);
+                     std::unique_ptr<storage::Engine> engine,
+                     std::unique_ptr<storage::Engine> sessions = nullptr);
   Replica* replica(ShardId shard);
   void remove_replica(ShardId shard);
 

@@ -91,8 +91,17 @@ Status LocalCluster::start(NodeId id, bool bootstrap) {
   n.host = std::make_unique<Host>(id, store, *n.transport, *clock_, options_.host);
   for (int s = 1; s <= options_.shards; ++s) {
     auto voters = bootstrap ? std::optional(voters_) : std::nullopt;
-    Status st = n.host->add_replica(ShardId(s), options_.replica, voters,
-                                    std::make_unique<storage::MemoryEngine>());
+    Status st;
+    if (options_.durable_engine && n.rocks) {
+      auto engines = n.rocks->open_state_engines(ShardId(s));
+      st = engines.is_ok() ? n.host->add_replica(ShardId(s), options_.replica, voters,
+                                                 std::move(engines.value().data),
+                                                 std::move(engines.value().sessions))
+                           : engines.status();
+    } else {
+      st = n.host->add_replica(ShardId(s), options_.replica, voters,
+                               std::make_unique<storage::MemoryEngine>());
+    }
     if (!st.is_ok()) {
       crash(id);  // leave the node down, not half started
       return st;

@@ -90,6 +90,9 @@ struct LocalClusterOptions {
   // or null: RocksDB's default Env. Not owned; must outlive the cluster.
   std::map<NodeId, rocksdb::Env*> rocks_envs;
   storage::FsyncPolicy fsync = storage::FsyncPolicy::kAlways;
+  // kRocks: the state machines keep their data in RocksDB (RocksEngine, in
+  // the node's group-commit batch) instead of in memory.
+  bool durable_engine = false;
   HostOptions host;
   ReplicaOptions replica;  // raft.id and raft.seed are set per node by the host
   // Not owned. nullptr: an owned FakeClock, advanced by tick_ms per tick().

@@ -21,6 +21,7 @@
 #include "base/ids.h"
 #include "base/status.h"
 #include "raft/types.h"
+#include "storage/engine.h"
 
 namespace shoal::replica {
 
@@ -29,6 +30,16 @@ struct StoredState {
   raft::HardState hard_state;
   raft::Snapshot snapshot;           // meta + the state machine's bytes at meta.index
   std::vector<raft::Entry> entries;  // after snapshot.meta.index
+  // The applied index stored with a durable engine's state (stage_applied),
+  // 0 if none: the state the engine holds at open is the state at `applied`.
+  LogIndex applied;
+};
+
+// A replica's state machine engines when they are durable (engine.h): the
+// data and the exactly-once table, both staged into the store's batches.
+struct StateEngines {
+  std::unique_ptr<storage::Engine> data;
+  std::unique_ptr<storage::Engine> sessions;
 };
 
 class LogBatch {
@@ -54,6 +65,11 @@ class LogStore {
   virtual Status commit(LogBatch& batch, bool sync) = 0;
   // nullopt: no state for this shard (a new replica).
   virtual Result<std::optional<StoredState>> load(ShardId shard) = 0;
+  // Records that a durable engine's staged writes bring the shard's state to
+  // `applied`. Written in the same atomic write as those staged writes (the
+  // next commit), never apart from them (etcd #13766). Only stores that host
+  // durable engines implement it.
+  virtual void stage_applied(ShardId /*shard*/, LogIndex /*applied*/) {}
 };
 
 class MemoryLogStore final : public LogStore {

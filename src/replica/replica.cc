@@ -16,23 +16,40 @@ Replica::Replica(ShardId shard, const ReplicaOptions& options, env::Clock& clock
 Result<std::unique_ptr<Replica>> Replica::open(ShardId shard, const ReplicaOptions& options,
                                                LogStore& store, env::Clock& clock,
                                                std::optional<std::vector<NodeId>> bootstrap_voters,
-                                               std::unique_ptr<storage::Engine> engine) {
-  auto sm = std::make_unique<kv::StateMachine>(std::move(engine), options.state_machine);
+                                               std::unique_ptr<storage::Engine> engine,
+                                               std::unique_ptr<storage::Engine> sessions) {
+  bool durable = engine->durable();
+  if (durable && (!sessions || !sessions->durable())) {
+    return Status::invalid_argument("a durable data engine needs a durable session engine");
+  }
+  auto sm = std::make_unique<kv::StateMachine>(std::move(engine), options.state_machine,
+                                               durable ? std::move(sessions) : nullptr);
   auto loaded = store.load(shard);
   if (!loaded.is_ok()) return loaded.status();
   raft::InitialState init;
   raft::Snapshot snap;
+  bool restored = false;
   if (loaded.value().has_value()) {
     StoredState st = std::move(*loaded.value());
-    if (!st.snapshot.data.empty()) {
-      if (Status s = sm->restore(st.snapshot.data); !s.is_ok()) return s;
-    }
     init.hard_state = st.hard_state;
     init.snapshot = st.snapshot.meta;
     init.entries = std::move(st.entries);
-    // The state machine is in memory: it restarts from the snapshot and the
-    // log replays everything after it.
-    init.applied = st.snapshot.meta.index;
+    if (durable && st.applied.value() != 0 && st.applied >= st.snapshot.meta.index) {
+      // The engine holds the state at `applied` (written atomically with
+      // it): replay only the entries after it. An applied entry was
+      // committed, so the commit index (persisted lazily) is at least that.
+      init.applied = st.applied;
+      if (init.hard_state.commit < st.applied) init.hard_state.commit = st.applied;
+    } else {
+      // An in-memory state machine, or a durable one older than the stored
+      // snapshot (a crash between installing a leader's snapshot and
+      // applying it): restart from the snapshot and replay the log after it.
+      if (!st.snapshot.data.empty()) {
+        if (Status s = sm->restore(st.snapshot.data); !s.is_ok()) return s;
+        restored = true;
+      }
+      init.applied = st.snapshot.meta.index;
+    }
     snap = std::move(st.snapshot);
   } else if (bootstrap_voters) {
     init = raft::InitialState::bootstrap(*bootstrap_voters);
@@ -50,6 +67,9 @@ Result<std::unique_ptr<Replica>> Replica::open(ShardId shard, const ReplicaOptio
   r->applied_ = init.applied;
   r->staged_hs_ = init.hard_state;
   r->snapshot_ = std::move(snap);
+  r->durable_ = durable;
+  // A restored durable state is staged; its applied index goes with it.
+  r->applied_dirty_ = durable && restored;
   return r;
 }
 
@@ -165,6 +185,7 @@ void Replica::after_persist(raft::Ready& rd, Transport& transport) {
 }
 
 void Replica::apply(raft::Ready& rd) {
+  LogIndex applied_at_entry = applied_;
   std::unique_lock<std::shared_mutex> lock;
   if (apply_lock_) lock = std::unique_lock<std::shared_mutex>(*apply_lock_);
   if (rd.snapshot) {
@@ -195,6 +216,13 @@ void Replica::apply(raft::Ready& rd) {
   }
   serve_reads();
   maybe_compact();
+  if (durable_ && applied_ != applied_at_entry) applied_dirty_ = true;
+}
+
+std::optional<LogIndex> Replica::take_applied_to_stage() {
+  if (!applied_dirty_) return std::nullopt;
+  applied_dirty_ = false;
+  return applied_;
 }
 
 void Replica::handle_outcomes(const raft::Ready& rd) {

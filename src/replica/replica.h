@@ -46,13 +46,16 @@ using ReplyCallback = std::function<void(Status, kv::RecordedReply)>;
 
 class Replica {
  public:
-  // Opens from `store`; with no stored state, bootstraps a new group when
+  // Opens from `store`; a durable `engine` (engine.h) needs a durable
+  // `sessions` engine for the exactly-once table, and then restarts from its
+  // stored state at the stored applied index. With no stored state, bootstraps a new group when
   // `bootstrap_voters` is given (every initial voter must pass the same list),
   // else starts empty and waits for the leader's snapshot (a new learner).
   static Result<std::unique_ptr<Replica>> open(ShardId shard, const ReplicaOptions& options,
                                                LogStore& store, env::Clock& clock,
                                                std::optional<std::vector<NodeId>> bootstrap_voters,
-                                               std::unique_ptr<storage::Engine> engine);
+                                               std::unique_ptr<storage::Engine> engine,
+                                               std::unique_ptr<storage::Engine> sessions = nullptr);
 
   // --- clients ---
   void propose(const kv::WriteCommand& cmd, ReplyCallback done);
@@ -81,6 +84,11 @@ class Replica {
   ShardId shard() const { return shard_; }
   bool is_leader() const { return raft_->role() == raft::Role::kLeader; }
   LogIndex applied() const { return applied_; }
+  // The state machine lives in a durable engine (engine.h).
+  bool durable_state() const { return durable_; }
+  // Durable state only: the applied index to stage with the writes apply()
+  // staged since the last call, if it moved (LogStore::stage_applied).
+  std::optional<LogIndex> take_applied_to_stage();
 
  private:
   Replica(ShardId shard, const ReplicaOptions& options, env::Clock& clock,
@@ -108,6 +116,8 @@ class Replica {
   raft::HardState staged_hs_;
   std::shared_mutex* apply_lock_ = nullptr;  // the last hard state staged for persistence
   bool pending_compaction_ = false;
+  bool durable_ = false;
+  bool applied_dirty_ = false;
   LogIndex applied_;
   std::map<raft::ProposalId, ReplyCallback> proposed_;                 // awaiting an outcome
   std::map<LogIndex, ReplyCallback> committed_;                        // awaiting apply

@@ -2,7 +2,9 @@
 
 #include <variant>
 
+#include "base/assert.h"
 #include "replica/raft_record_conversion.h"
+#include "storage/rocks_engine.h"
 
 namespace shoal::replica {
 namespace {
@@ -115,6 +117,30 @@ Status RocksLogStore::commit(LogBatch& batch, bool sync) {
   return builder_->commit(/*durability_needed=*/sync);
 }
 
+void RocksLogStore::stage_applied(ShardId shard, LogIndex applied) {
+  auto rs = shard_storage(shard);
+  SHOAL_ASSERT_MSG(rs.is_ok(), "raft storage of a hosted shard failed to open");
+  rs.value()->set_applied(applied);
+}
+
+Result<std::unique_ptr<storage::Engine>> RocksLogStore::open_engine(ShardId shard,
+                                                                    std::string tenant) {
+  auto e = storage::RocksEngine::open(*builder_, shard, std::move(tenant));
+  if (!e.is_ok()) return e.status();
+  return std::unique_ptr<storage::Engine>(std::move(e).value());
+}
+
+Result<StateEngines> RocksLogStore::open_state_engines(ShardId shard) {
+  StateEngines out;
+  auto data = open_engine(shard, "");
+  if (!data.is_ok()) return data.status();
+  auto sessions = open_engine(shard, std::string("\0sessions", 9));
+  if (!sessions.is_ok()) return sessions.status();
+  out.data = std::move(data).value();
+  out.sessions = std::move(sessions).value();
+  return out;
+}
+
 Result<std::optional<StoredState>> RocksLogStore::load(ShardId shard) {
   auto rs = shard_storage(shard);
   if (!rs.is_ok()) return rs.status();
@@ -130,6 +156,7 @@ Result<std::optional<StoredState>> RocksLogStore::load(ShardId shard) {
   out.hard_state = from_record(st.hard_state);
   out.snapshot.meta = from_record(st.snapshot);
   out.snapshot.data = blob.value().value_or("");
+  out.applied = st.applied;
   out.entries.reserve(st.entries.size());
   for (auto& r : st.entries) out.entries.push_back(from_record(std::move(r)));
   return std::optional<StoredState>(std::move(out));

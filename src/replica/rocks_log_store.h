@@ -19,6 +19,7 @@
 #include <string>
 
 #include "replica/log_store.h"
+#include "storage/engine.h"
 #include "storage/group_commit.h"
 #include "storage/raft_storage.h"
 #include "storage/rocks_db.h"
@@ -34,6 +35,14 @@ class RocksLogStore final : public LogStore {
   std::unique_ptr<LogBatch> new_batch() override;
   Status commit(LogBatch& batch, bool sync) override;
   Result<std::optional<StoredState>> load(ShardId shard) override;
+  void stage_applied(ShardId shard, LogIndex applied) override;
+  // A durable data engine for (shard, tenant) in this store's RocksDB, whose
+  // writes go into the same group-commit batch as the Raft log.
+  Result<std::unique_ptr<storage::Engine>> open_engine(ShardId shard, std::string tenant);
+  // The two durable engines of a replica's state machine: its data (the
+  // default tenant) and its exactly-once table (a reserved tenant name that
+  // no user can have: it starts with a NUL byte).
+  Result<StateEngines> open_state_engines(ShardId shard);
 
   storage::RocksDb& db() { return *db_; }
   uint64_t commits() const { return commits_; }

@@ -54,6 +54,11 @@ Result<Config> parse_config(int argc, char** argv, bool* exit_now) {
                  "Snapshot the state and compact the Raft log after this many entries")
       ->check(CLI::Range(uint64_t{16}, uint64_t{1} << 32))
       ->capture_default_str();
+  app.add_option("--engine", c.engine,
+                 "Where shard data lives: memory (rebuilt from the on-disk Raft log and "
+                 "snapshots at restart) or rocksdb (kept in RocksDB with the applied index)")
+      ->check(CLI::IsMember({"memory", "rocksdb"}))
+      ->capture_default_str();
   std::string cluster_enabled = "no";
   app.add_option("--cluster-enabled", cluster_enabled,
                  "yes: run as a cluster member (bootstrap with `shoal-cli cluster create`); "

@@ -32,6 +32,10 @@ struct Config {
   std::string fsync = "always";
   bool accept_data_loss = false;
   uint64_t compact_after_entries = 10000;  // snapshot + log compaction threshold
+  // Where shard data lives: "memory" (the Raft log and snapshots are on disk;
+  // a restart rebuilds the data from them) or "rocksdb" (the data is in the
+  // node's RocksDB with the applied index; a restart continues from it).
+  std::string engine = "memory";
   std::string log_level = "info";
   // Cluster membership (docs/cluster.md). Off: a standalone server.
   bool cluster_enabled = false;

@@ -105,6 +105,11 @@ Status KeyspaceService::open_node(cluster::ClusterMap map) {
   opts.mode =
       config_.cluster_routing == "proxy" ? node::RoutingMode::kProxy : node::RoutingMode::kRedirect;
   opts.replica.compact_after_entries = config_.compact_after_entries;
+  if (config_.engine == "rocksdb") {
+    opts.state_engines = [store = store_.get()](ShardId shard) {
+      return store->open_state_engines(shard);
+    };
+  }
   // Snapshots for followers travel chunked and throttled; received ones are
   // written to <data-dir>/snap (node/snapshot_shipping.h).
   opts.snapshots.disk = &env::PosixDisk::instance();
@@ -390,7 +395,9 @@ bool KeyspaceService::leaders_changed() {
 
 void KeyspaceService::publish_counters() {
   replica::Replica* r = config_.cluster_enabled ? nullptr : node_->replica(ShardId(1));
-  bool single_voter_leader = r && r->is_leader() && r->raft().conf().voters.size() == 1 &&
+  // A durable engine is read only on the raft loop (engine.h).
+  bool single_voter_leader = r && !r->durable_state() && r->is_leader() &&
+                             r->raft().conf().voters.size() == 1 &&
                              r->raft().conf().voters_outgoing.empty() && node_->healthy();
   local_reads_.store(single_voter_leader, std::memory_order_release);
   dbsize_.store(node_->dbsize(), std::memory_order_relaxed);

@@ -57,6 +57,14 @@ class Engine {
   virtual void scan_slot(Slot slot, size_t count, const Visitor& visit) const = 0;
   // A key chosen from `random_bits`, or nullopt when empty.
   virtual std::optional<std::string> random_key(uint64_t random_bits) const = 0;
+
+  // True if the contents survive a restart (they are staged into the node's
+  // write batch and committed with it): the replica then keeps its applied
+  // index in the same batch and restarts from the stored state instead of
+  // from the last snapshot plus the log. Such an engine also does not allow
+  // reads concurrent with the owner's other writes to the batch, so it is
+  // only read on the owner's thread.
+  virtual bool durable() const { return false; }
 };
 
 }  // namespace shoal::storage

@@ -63,6 +63,7 @@ class RocksEngine final : public Engine {
   uint64_t scan(uint64_t cursor, size_t count, const Visitor& visit) const override;
   void scan_slot(Slot slot, size_t count, const Visitor& visit) const override;
   std::optional<std::string> random_key(uint64_t random_bits) const override;
+  bool durable() const override { return true; }
 
   static constexpr size_t kReadSlots = 8;
   // The first bytes of every key of (shard, tenant): the range to iterate,

@@ -90,6 +90,8 @@ def parse_args():
                    help="writes/s per run (bounds the set re-read at every start)")
     p.add_argument("--verify-timeout", type=float, default=60)
     p.add_argument("--keep-dir", action="store_true", help="keep the data directory")
+    p.add_argument("--durable-engine", action="store_true",
+                   help="the shard's data in RocksDB (restarts continue from it)")
     return p.parse_args()
 
 
@@ -105,6 +107,7 @@ def run_loop(args, work):
     def command(start, verify_only=False):
         cmd = [args.binary, "--dir", data_dir, "--verify", acked_path, "--start", str(start),
                "--rate", str(args.rate), "--max-seconds", str(args.verify_timeout + 30)]
+        cmd += ["--durable-engine"] if args.durable_engine else []
         return cmd + (["--verify-only"] if verify_only else [])
 
     for i in range(args.kills):

@@ -44,6 +44,7 @@ struct Args {
   double rate = 0;         // writes started per second; 0: as fast as acknowledged
   int read_window = 1024;  // verification reads in flight
   uint64_t compact_after = 2000;
+  bool durable_engine = false;  // data in RocksDB (RocksEngine) instead of memory
 };
 
 // One line to stdout with a single write(2): no stdio buffer to lose at a kill.
@@ -214,6 +215,7 @@ int run(const Args& args) {
   o.fsync = storage::FsyncPolicy::kAlways;
   o.clock = &env::SystemClock::instance();
   o.replica.compact_after_entries = args.compact_after;
+  o.durable_engine = args.durable_engine;
   // Only the very first run creates the group: a later run that found no
   // state must not pass for a new, empty cluster (H11).
   o.bootstrap = fresh;
@@ -241,6 +243,8 @@ int main(int argc, char** argv) {
   app.add_option("--window", args.window, "writes in flight");
   app.add_option("--rate", args.rate, "writes started per second (0: unlimited)");
   app.add_option("--compact-after", args.compact_after, "entries between snapshots");
+  app.add_flag("--durable-engine", args.durable_engine,
+               "keep the shard's data in RocksDB (restart from it) instead of in memory");
   CLI11_PARSE(app, argc, argv);
   return shoal::crash::run(args);
 }

@@ -290,13 +290,13 @@ class ClusterSut:
     (tests/support/cluster_proc.py: started on free loopback ports, stopped
     by PID). `port` is node 0's client port, `ports` every node's."""
 
-    def __init__(self, shoal_bin, cli_bin, nodes, shards):
+    def __init__(self, shoal_bin, cli_bin, nodes, shards, extra_args=()):
         support = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support")
         sys.path.insert(0, os.path.abspath(support))
         from cluster_proc import ShoalCluster
         self.cluster = ShoalCluster(shoal_bin, cli_bin, nodes=nodes, shards=shards,
                                     replicas=min(3, nodes),
-                                    extra_args=["--cluster-routing", "proxy"])
+                                    extra_args=["--cluster-routing", "proxy", *extra_args])
         try:
             self.cluster.start()
             if not self.cluster.wait_all_ok(timeout=30):
@@ -348,10 +348,10 @@ def redis_argv(binary):
     return argv
 
 
-def shoal_argv(binary):
+def shoal_argv(binary, extra=()):
     def argv(port, tmp):
         return [binary, "--port", str(port), "--bind", "127.0.0.1", "--data-dir", tmp,
-                "--log-level", "warn"]
+                "--log-level", "warn", *extra]
     return argv
 
 
@@ -1086,6 +1086,8 @@ class Runner:
             parts.append("--against-redis")
         else:
             parts += ["--shoal-bin", self.o.shoal_bin]
+            if self.o.shoal_args:
+                parts += ["--shoal-args", "'%s'" % self.o.shoal_args]
         if self.o.cluster_nodes:
             parts += ["--cluster-nodes", str(self.o.cluster_nodes)]
             if self.o.cluster_shards != 16:
@@ -1329,6 +1331,8 @@ def main():
                     help="stop after this many mismatches (after each one both servers are "
                          "FLUSHALLed so later comparisons are meaningful)")
     ap.add_argument("--max-report", type=int, default=50, help="print at most this many mismatches")
+    ap.add_argument("--shoal-args", default="",
+                    help="extra shoal-server flags (standalone), e.g. '--engine rocksdb'")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--stats", action="store_true",
                     help="print, per command, how often each kind of reply was seen")
@@ -1375,9 +1379,10 @@ def main():
         if o.against_redis:
             sut = Server("redis2", redis_argv(o.redis_bin), port_rng)
         elif o.cluster_nodes:
-            sut = ClusterSut(o.shoal_bin, o.shoal_cli, o.cluster_nodes, o.cluster_shards)
+            sut = ClusterSut(o.shoal_bin, o.shoal_cli, o.cluster_nodes, o.cluster_shards,
+                             o.shoal_args.split())
         else:
-            sut = Server("shoal", shoal_argv(o.shoal_bin), port_rng)
+            sut = Server("shoal", shoal_argv(o.shoal_bin, o.shoal_args.split()), port_rng)
         servers.append(sut)
         runner = Runner(o, ref, sut)
         elapsed = runner.run()
