@@ -44,6 +44,13 @@ Result<std::unique_ptr<Replica>> Replica::open(ShardId shard, const ReplicaOptio
       // An in-memory state machine, or a durable one older than the stored
       // snapshot (a crash between installing a leader's snapshot and
       // applying it): restart from the snapshot and replay the log after it.
+      if (durable && st.snapshot.data.empty() && st.snapshot.meta.index.value() > 1) {
+        // A durable replica's own compaction stores no state (it is in the
+        // engine, with an applied index at least the compaction's).
+        return Status::corruption("shard " + std::to_string(shard.value()) +
+                                  ": stored state is older than the log's compaction point "
+                                  "and no snapshot holds it");
+      }
       if (!st.snapshot.data.empty()) {
         if (Status s = sm->restore(st.snapshot.data); !s.is_ok()) return s;
         restored = true;
@@ -149,7 +156,30 @@ static void send_all(std::vector<raft::Message>& msgs, const raft::Snapshot& sna
 }
 
 void Replica::send_now(raft::Ready& rd, Transport& transport) {
+  materialize_snapshot_for(rd.messages);
   send_all(rd.messages, snapshot_, *raft_, shard_, transport);
+}
+
+// A durable state machine compacts the log without serializing its state
+// (the state is on disk at the applied index). When a follower needs a
+// snapshot, the state is serialized then, at the current applied index: the
+// log is compacted there too, so the message Raft asked for (at the older
+// compaction index) is reported failed and Raft sends the new one at its
+// next attempt.
+void Replica::materialize_snapshot_for(const std::vector<raft::Message>& msgs) {
+  if (!durable_ || !snapshot_.data.empty()) return;
+  bool wanted = std::any_of(msgs.begin(), msgs.end(), [](const raft::Message& m) {
+    return m.type == raft::MessageType::kSnap;
+  });
+  if (!wanted) return;
+  auto term = raft_->log().term(applied_);
+  if (!term) return;
+  snapshot_.meta.index = applied_;
+  snapshot_.meta.term = *term;
+  snapshot_.meta.conf = raft_->conf();
+  snapshot_.data = sm_->snapshot_data();
+  if (applied_ >= raft_->log().first_index()) raft_->compact(applied_);
+  pending_compaction_ = true;
 }
 
 bool Replica::stage(const raft::Ready& rd, LogBatch& batch) {
@@ -180,6 +210,7 @@ bool Replica::stage(const raft::Ready& rd, LogBatch& batch) {
 }
 
 void Replica::after_persist(raft::Ready& rd, Transport& transport) {
+  materialize_snapshot_for(rd.messages_after_persist);
   send_all(rd.messages_after_persist, snapshot_, *raft_, shard_, transport);
   if (rd.persist_index.value() != 0) raft_->on_persisted(rd.persist_term, rd.persist_index);
 }
@@ -324,14 +355,18 @@ void Replica::maybe_compact() {
   // O(state) per N entries. Waiting for at least as many entries as there are
   // keys keeps it O(1) per entry (it was a third of the write path's CPU with
   // 100k keys and N = 10,000).
-  uint64_t threshold = std::max<uint64_t>(options_.compact_after_entries, sm_->store().size());
+  // A durable state machine is not serialized here at all: its state at the
+  // applied index is written in the same batch as the compaction, and it is
+  // serialized only when a follower needs it (materialize_snapshot_for).
+  uint64_t threshold = options_.compact_after_entries;
+  if (!durable_) threshold = std::max<uint64_t>(threshold, sm_->store().size());
   if (applied_.value() < snapshot_.meta.index.value() + threshold) return;
   auto term = raft_->log().term(applied_);
   if (!term) return;
   snapshot_.meta.index = applied_;
   snapshot_.meta.term = *term;
   snapshot_.meta.conf = raft_->conf();
-  snapshot_.data = sm_->snapshot_data();
+  snapshot_.data = durable_ ? std::string() : sm_->snapshot_data();
   raft_->compact(applied_);
   pending_compaction_ = true;
 }

@@ -99,6 +99,7 @@ class Replica {
   std::optional<int64_t> stored_expiry(const std::string& key) const;
   void propose_expiry(const std::string& key, int64_t at, std::function<void()> on_done);
   void maybe_compact();
+  void materialize_snapshot_for(const std::vector<raft::Message>& msgs);
 
   struct PendingRead {
     const kv::CommandSpec* spec;

@@ -307,18 +307,22 @@ def main():
     ap.add_argument("--routing", choices=("redirect", "proxy"), default="redirect",
                     help="the nodes' --cluster-routing (proxy: writes sent to a follower are "
                          "forwarded to the leader)")
+    ap.add_argument("--server-args", default="",
+                    help="extra shoal-server flags, e.g. '--engine rocksdb'")
     ap.add_argument("--seed", type=int, default=None)
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     log(f"seed {seed} (rerun with --seed {seed}); {args.shards} shards, {args.writers} writers, "
-        f"{args.kill_rounds} SIGKILL + {args.term_rounds} SIGTERM rounds, {args.routing} routing")
+        f"{args.kill_rounds} SIGKILL + {args.term_rounds} SIGTERM rounds, {args.routing} routing"
+        + (f", server args {args.server_args}" if args.server_args else ""))
 
     violations = []
     failover = []  # (round, how, node, {shard: seconds})
     started = time.monotonic()
     with ShoalCluster(args.server_bin, args.cli_bin, nodes=3, shards=args.shards,
-                      extra_args=["--cluster-routing", args.routing]) as c:
+                      extra_args=["--cluster-routing", args.routing,
+                                  *args.server_args.split()]) as c:
         if not c.wait_state_ok(timeout=30):
             raise SystemExit("cluster never reached cluster_state:ok")
         probes = shard_probe_keys(c.port(0))
