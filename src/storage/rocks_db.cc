@@ -2,6 +2,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
@@ -25,6 +26,14 @@ rocksdb::ColumnFamilyOptions cf_options(const RocksDbOptions& o,
   cf.write_buffer_size = o.write_buffer_bytes;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
+  if (compress) {
+    // Data: a write looks its key up first, and most keys written are new:
+    // Bloom filters (in the SST files and in the memtable) answer "absent"
+    // without searching.
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    cf.memtable_whole_key_filtering = true;
+    cf.memtable_prefix_bloom_size_ratio = 0.05;
+  }
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   // Log records are mostly written once and read soon after; compressing them
   // costs CPU on the hot path for little space, so only data is compressed.

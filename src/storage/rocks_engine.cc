@@ -83,9 +83,19 @@ std::string_view RocksEngine::user_key_at(const rocksdb::Iterator& it) const {
 }
 
 std::optional<std::string_view> RocksEngine::read(std::string_view key) const {
+  // A write command reads its key, then kv::Store and put() read it again
+  // before writing: the last lookup is remembered until the next mutation.
+  if (last_.valid && last_.key == key) {
+    if (!last_.found) return std::nullopt;
+    return std::string_view(reads_[last_.slot]);
+  }
   auto v = batch_.get(batch_.db().data(), data_key(key_slot(key), key));
   if (!v.is_ok()) fail_stop(v.status());
-  if (!v.value()) return std::nullopt;
+  last_.valid = true;
+  last_.key.assign(key);
+  last_.found = v.value().has_value();
+  if (!last_.found) return std::nullopt;
+  last_.slot = next_read_;
   std::string& slot = reads_[next_read_];
   next_read_ = (next_read_ + 1) % kReadSlots;
   slot = std::move(*v.value());
@@ -115,24 +125,20 @@ std::optional<int64_t> RocksEngine::access_time(std::string_view key) const {
 
 void RocksEngine::put(Slot slot, std::string_view key, std::string value, int64_t now_ms) {
   SHOAL_ASSERT_MSG(slot == key_slot(key), "RocksEngine requires slot == key_slot(key)");
-  std::string k = data_key(slot, key);
-  auto old = batch_.get(batch_.db().data(), k);
-  if (!old.is_ok()) fail_stop(old.status());
-  if (!old.value()) {
+  if (!read(key)) {
     ++slot_counts_[slot.value()];
     ++total_;
   }
-  batch_.batch().Put(batch_.db().data(), k, value);
+  last_.valid = false;
+  batch_.batch().Put(batch_.db().data(), data_key(slot, key), value);
   note_access(key, now_ms);
 }
 
 bool RocksEngine::del(std::string_view key) {
+  if (!read(key)) return false;
+  last_.valid = false;
   Slot slot = key_slot(key);
-  std::string k = data_key(slot, key);
-  auto old = batch_.get(batch_.db().data(), k);
-  if (!old.is_ok()) fail_stop(old.status());
-  if (!old.value()) return false;
-  batch_.batch().Delete(batch_.db().data(), k);
+  batch_.batch().Delete(batch_.db().data(), data_key(slot, key));
   --slot_counts_[slot.value()];
   --total_;
   access_ms_.erase(std::string(key));
@@ -143,6 +149,7 @@ void RocksEngine::clear() {
   std::vector<std::string> keys;
   for (auto it = seek(0); in_range(*it); it->Next()) keys.emplace_back(it->key().ToStringView());
   for (const auto& k : keys) batch_.batch().Delete(batch_.db().data(), k);
+  last_.valid = false;
   std::fill(slot_counts_.begin(), slot_counts_.end(), 0);
   total_ = 0;
   access_ms_.clear();

@@ -90,6 +90,14 @@ class RocksEngine final : public Engine {
   int64_t first_seen_ms_ = 0;
   mutable std::array<std::string, kReadSlots> reads_;
   mutable size_t next_read_ = 0;
+  // The last lookup (read()), valid until the next mutation.
+  struct LastRead {
+    bool valid = false;
+    bool found = false;
+    size_t slot = 0;  // in reads_, when found
+    std::string key;
+  };
+  mutable LastRead last_;
 };
 
 }  // namespace shoal::storage
