@@ -52,6 +52,7 @@ Status ClusterNode::open(cluster::ClusterMap map) {
   if (!map.node(options_.id)) return Status::invalid_argument("this node is not in the map");
   if (Status s = snapshots_->open(); !s.is_ok()) return s;
   map_ = std::move(map);
+  for (size_t i = 0; i < map_.shards.size(); ++i) shard_pos_[map_.shards[i].id.value()] = i;
   auto open_one = [&](ShardId shard, const std::vector<NodeId>& voters) {
     if (!options_.state_engines) {
       return host_.add_replica(shard, options_.replica, voters,
@@ -68,7 +69,8 @@ Status ClusterNode::open(cluster::ClusterMap map) {
     // A single voter need not wait for an election timeout; in a new group
     // the preferred leader (the placement's first replica) stands first, so
     // that leaders start out spread evenly.
-    raft::Raft& raft = host_.replica(s.id)->raft();
+    local_.push_back(host_.replica(s.id));
+    raft::Raft& raft = local_.back()->raft();
     bool fresh = raft.term().value() <= 1 && raft.log().last_index().value() <= 1;
     if (s.replicas.size() == 1 || (fresh && s.replicas.front() == options_.id)) raft.campaign();
   }
@@ -81,9 +83,14 @@ Status ClusterNode::open(cluster::ClusterMap map) {
 }
 
 transport::ShardEpoch ClusterNode::epoch_of(ShardId shard) const {
-  const cluster::ShardInfo* s = map_.shard(shard);
+  const cluster::ShardInfo* s = shard_info(shard);
   if (!s) return transport::ShardEpoch{1, 1};  // the meta shard
   return transport::ShardEpoch{s->conf_ver, s->version};
+}
+
+const cluster::ShardInfo* ClusterNode::shard_info(ShardId id) const {
+  auto it = shard_pos_.find(id.value());
+  return it == shard_pos_.end() ? nullptr : &map_.shards[it->second];
 }
 
 std::optional<NodeId> ClusterNode::leader_of(ShardId shard) const {
@@ -321,9 +328,8 @@ void ClusterNode::tick() {
 }
 
 bool ClusterNode::has_ready() {
-  for (const auto& s : map_.shards) {
-    replica::Replica* r = host_.replica(s.id);
-    if (r && r->has_ready()) return true;
+  for (replica::Replica* r : local_) {
+    if (r->has_ready()) return true;
   }
   replica::Replica* meta = host_.replica(cluster::kMetaShard);
   return meta && meta->has_ready();
@@ -333,14 +339,12 @@ Status ClusterNode::run_once() {
   Status s = host_.run_once();
   snapshots_->poll();
   int64_t now = now_ms();
-  for (const auto& shard : map_.shards) {
-    replica::Replica* r = host_.replica(shard.id);
-    if (!r) continue;
+  for (replica::Replica* r : local_) {
     NodeId lead = r->raft().leader();
     if (lead.value() != 0)
-      leaders_.observe(shard.id, r->raft().term(), lead, now);
+      leaders_.observe(r->shard(), r->raft().term(), lead, now);
     else
-      leaders_.forget(shard.id, r->raft().term());
+      leaders_.forget(r->shard(), r->raft().term());
   }
   if (!waiting_.empty()) retry_waiting();
   if (!forwards_.empty()) reroute_reads();
@@ -351,10 +355,9 @@ Status ClusterNode::run_once() {
 
 void ClusterNode::announce_leadership() {
   std::vector<transport::LeaderHint> hints;
-  for (const auto& shard : map_.shards) {
-    replica::Replica* r = host_.replica(shard.id);
-    if (r && r->is_leader())
-      hints.push_back(transport::LeaderHint{shard.id, r->raft().term(), options_.id});
+  for (replica::Replica* r : local_) {
+    if (r->is_leader())
+      hints.push_back(transport::LeaderHint{r->shard(), r->raft().term(), options_.id});
   }
   if (hints.empty()) return;
   for (const auto& n : map_.nodes) {
@@ -383,9 +386,8 @@ void ClusterNode::write_map_to_meta_shard() {
 
 size_t ClusterNode::expire_cycle(size_t limit) {
   size_t n = 0;
-  for (const auto& shard : map_.shards) {
-    replica::Replica* r = host_.replica(shard.id);
-    if (r && r->is_leader() && n < limit) n += r->propose_expirations(limit - n);
+  for (replica::Replica* r : local_) {
+    if (r->is_leader() && n < limit) n += r->propose_expirations(limit - n);
   }
   return n;
 }
@@ -444,18 +446,16 @@ size_t ClusterNode::transfer_leaderships() {
 
 size_t ClusterNode::dbsize() {
   size_t n = 0;
-  for (const auto& shard : map_.shards) {
-    replica::Replica* r = host_.replica(shard.id);
-    if (r && r->is_leader()) n += r->state_machine().store().size();
+  for (replica::Replica* r : local_) {
+    if (r->is_leader()) n += r->state_machine().store().size();
   }
   return n;
 }
 
 size_t ClusterNode::expires_count() {
   size_t n = 0;
-  for (const auto& shard : map_.shards) {
-    replica::Replica* r = host_.replica(shard.id);
-    if (r && r->is_leader()) n += r->state_machine().store().expires_count();
+  for (replica::Replica* r : local_) {
+    if (r->is_leader()) n += r->state_machine().store().expires_count();
   }
   return n;
 }

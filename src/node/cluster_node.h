@@ -36,6 +36,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <vector>
 
 #include "cluster/cluster_map.h"
@@ -209,6 +210,14 @@ class ClusterNode {
   std::unique_ptr<HostTransport> host_transport_;
   replica::Host host_;
   cluster::ClusterMap map_;
+  // This node's replicas of map_'s data shards, in map order (built by
+  // open(); the map does not change after it): the per-iteration loops walk
+  // this instead of looking every shard up (hundreds of shards per node).
+  std::vector<replica::Replica*> local_;
+  // map_.shards' positions by shard id (map_.shard() is a linear search, and
+  // every Raft message sent looks its shard's epoch up).
+  std::unordered_map<uint64_t, size_t> shard_pos_;
+  const cluster::ShardInfo* shard_info(ShardId id) const;
   LeaderTable leaders_;
   std::map<uint64_t, ClientQueue> clients_;
   std::set<uint64_t> pumping_;

@@ -185,14 +185,14 @@ void ClusterNode::fan_out(Op op) {
   std::vector<ShardId> targets = fan_out_targets();
   auto run = [this, ctx = op.ctx, spec = op.spec](ShardId shard, std::vector<std::string> args,
                                                   Reply done) {
-    const cluster::ShardInfo* s = map_.shard(shard);
+    const cluster::ShardInfo* s = shard_info(shard);
     run_on_shard(shard, Slot(s->first_slot), Op{spec, std::move(args), ctx, std::move(done), true},
                  0);
   };
   if (op.spec->name == "scan") {
     std::vector<std::pair<uint64_t, uint64_t>> ranges;
     for (ShardId id : targets) {
-      const cluster::ShardInfo* s = map_.shard(id);
+      const cluster::ShardInfo* s = shard_info(id);
       ranges.emplace_back(s->first_slot, s->last_slot);
     }
     return scan_across(targets, ranges, run, std::move(op.args), std::move(op.done));

@@ -116,7 +116,7 @@ void ClusterNode::serve_forward(NodeId from, transport::ForwardRequest req) {
     peers_.outgoing(from).responses.push_back(
         transport::ForwardResponse{id, code, std::move(reply), std::move(message), hint});
   };
-  const cluster::ShardInfo* shard = map_.shard(req.shard);
+  const cluster::ShardInfo* shard = shard_info(req.shard);
   if (!shard) return respond(transport::ForwardCode::kUnavailable, {}, "unknown shard", NodeId());
   if (req.epoch < epoch_of(req.shard))
     return respond(transport::ForwardCode::kStaleEpoch, {}, "stale shard epoch", NodeId());
@@ -156,7 +156,7 @@ void ClusterNode::on_peer_batch(transport::PeerBatch batch) {
   if (!map_.node(batch.from)) return;  // not a member (anymore)
   int64_t now = now_ms();
   for (auto& h : batch.hints) {
-    if (map_.shard(h.shard) && map_.node(h.leader))
+    if (shard_info(h.shard) && map_.node(h.leader))
       leaders_.observe(h.shard, h.term, h.leader, now);
   }
   for (auto& env : batch.raft) {

@@ -331,8 +331,15 @@ void KeyspaceService::iterate() {
   }
   if (network_) network_->flush();
   batches_ = store_->commits();
-  publish_counters();
-  if (leaders_changed()) publish_topology();
+  // Counters and the topology walk every shard: with hundreds of shards and
+  // an iteration per peer batch, a cluster node refreshes them at most once
+  // per tick (INFO and CLUSTER SLOTS may lag by that much).
+  int64_t now_ns = clock_.monotonic_ns();
+  if (!config_.cluster_enabled || now_ns - last_publish_ns_ >= kPublishIntervalNs) {
+    last_publish_ns_ = now_ns;
+    publish_counters();
+    if (leaders_changed()) publish_topology();
+  }
   auto outbox = std::move(outbox_);
   outbox_.clear();
   for (auto& [raw, entry] : outbox) entry.first->deliver(std::move(entry.second));

@@ -152,6 +152,8 @@ class KeyspaceService {
            std::pair<std::shared_ptr<CompletionSink>, std::vector<KeyspaceCompletion>>>
       outbox_;
   std::atomic<uint64_t> dbsize_{0}, expires_{0}, expired_total_{0}, batches_{0};
+  static constexpr int64_t kPublishIntervalNs = 10'000'000;
+  int64_t last_publish_ns_ = 0;  // raft loop only
   std::atomic<bool> healthy_{true};
   std::atomic<bool> local_reads_{false};
   // Shared by local readers, exclusive while the raft loop applies entries.
