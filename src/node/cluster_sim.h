@@ -28,6 +28,7 @@
 #include "kv/test_sink.h"
 #include "node/cluster_node.h"
 #include "replica/log_store.h"
+#include "replica/rocks_log_store.h"
 
 namespace shoal::node::testing {
 
@@ -86,6 +87,12 @@ struct SimOptions {
   bool standalone = false;
   // Applied to every node's options after the defaults below.
   std::function<void(ClusterNodeOptions&)> tweak;
+  // Non-empty: each node's Raft log is a RocksLogStore in rocks_dir/node<id>
+  // (real RocksDB on the real disk; stop() closes it, start() reopens it)
+  // instead of a MemoryLogStore; store() is then not available.
+  std::string rocks_dir;
+  // With rocks_dir: the state machines' data in RocksDB too (RocksEngine).
+  bool durable_engine = false;
 };
 
 class Sim {
@@ -142,8 +149,25 @@ class Sim {
     o.mode = options_.mode;
     o.replica.raft.seed = 7;
     o.balance_interval_ticks = 0;  // leaders stay where elections put them
+    replica::LogStore* store = &m.store;
+    if (!options_.rocks_dir.empty()) {
+      storage::RocksDbOptions db;
+      db.path = options_.rocks_dir + "/node" + std::to_string(id.value());
+      db.write_buffer_bytes = 4 << 20;
+      db.block_cache_bytes = 8 << 20;
+      db.background_jobs = 1;
+      auto opened = replica::RocksLogStore::open(db, storage::FsyncPolicy::kAlways, clock_);
+      ASSERT_TRUE(opened.is_ok()) << opened.status().to_string();
+      m.rocks = std::move(opened).value();
+      store = m.rocks.get();
+      if (options_.durable_engine) {
+        o.state_engines = [rocks = m.rocks.get()](ShardId s) {
+          return rocks->open_state_engines(s);
+        };
+      }
+    }
     if (options_.tweak) options_.tweak(o);
-    m.node = std::make_unique<ClusterNode>(o, m.store, m.outbox, clock_);
+    m.node = std::make_unique<ClusterNode>(o, *store, m.outbox, clock_);
     ASSERT_TRUE(m.node->open(map_).is_ok());
   }
   // Drops node `id` (its unsent messages with it); `crash` also loses what
@@ -152,6 +176,7 @@ class Sim {
     Member& m = *members_.at(id);
     m.node.reset();
     m.outbox.take();
+    m.rocks.reset();  // closed: reopened from disk by start()
     if (crash) m.store.crash();
   }
 
@@ -339,6 +364,7 @@ class Sim {
  private:
   struct Member {
     replica::MemoryLogStore store;
+    std::unique_ptr<replica::RocksLogStore> rocks;  // SimOptions::rocks_dir
     MemoryOutbox outbox;
     std::unique_ptr<ClusterNode> node;
   };

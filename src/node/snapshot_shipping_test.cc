@@ -4,8 +4,10 @@
 #include "node/snapshot_shipping.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <random>
 
 #include "env/sim_disk.h"
@@ -26,16 +28,29 @@ std::string random_value(std::mt19937_64& rng, size_t n) {
   return v;
 }
 
+// Where the nodes keep their Raft logs (and, with a durable engine, their
+// data): in memory, or in real RocksDB instances under a temporary directory.
+enum class Storage { kMemory, kRocksDb, kRocksDbDurableEngine };
+
 struct Harness {
   env::SimDisk disk{42};
+  std::string rocks_dir;
   std::unique_ptr<Sim> sim;
 
-  explicit Harness(int shards = 1, std::function<void(SnapshotShippingOptions&)> tweak = {}) {
+  explicit Harness(int shards = 1, std::function<void(SnapshotShippingOptions&)> tweak = {},
+                   Storage storage = Storage::kMemory) {
     for (int i = 1; i <= 3; ++i) EXPECT_TRUE(disk.create_dir(dir_of(NodeId(i))).is_ok());
     SimOptions o;
     o.nodes = 3;
     o.shards = shards;
     o.rf = 3;
+    if (storage != Storage::kMemory) {
+      char tmpl[] = "/tmp/shoal-snapship-XXXXXX";
+      EXPECT_NE(mkdtemp(tmpl), nullptr);
+      rocks_dir = tmpl;
+      o.rocks_dir = rocks_dir;
+      o.durable_engine = storage == Storage::kRocksDbDurableEngine;
+    }
     o.tweak = [this, tweak](ClusterNodeOptions& n) {
       n.replica.compact_after_entries = 20;
       n.snapshots.disk = &disk;
@@ -48,6 +63,10 @@ struct Harness {
     };
     sim = std::make_unique<Sim>(o);
     sim->wait_leaders();
+  }
+  ~Harness() {
+    sim.reset();  // closes the RocksDB instances first
+    if (!rocks_dir.empty()) std::filesystem::remove_all(rocks_dir);
   }
 
   ShardId shard(int i = 0) const { return sim->map().shards.at(i).id; }
@@ -112,8 +131,9 @@ TEST(SnapshotShipping, FarBehindFollowerCatchesUpByChunkedSnapshot) {
 
 // The link drops every chunk for a while (as a reconnect drops queued
 // frames): the sender times out and resumes from the receiver's frame.
-TEST(SnapshotShipping, InterruptedTransferResumesFromTheAckedFrame) {
-  Harness h(1, [](SnapshotShippingOptions& o) { o.chunk_bytes = 1 << 10; });
+void interrupted_transfer_resumes(Storage storage) {
+  Harness h(
+      1, [](SnapshotShippingOptions& o) { o.chunk_bytes = 1 << 10; }, storage);
   ShardId s = h.shard();
   NodeId leader = h.sim->leader(s);
   NodeId f = h.lag_follower(s);
@@ -143,6 +163,20 @@ TEST(SnapshotShipping, InterruptedTransferResumesFromTheAckedFrame) {
   EXPECT_GE(lowest_after_cut, kCut);
   EXPECT_LT(st.frames_resent, max_frame + 1);
   EXPECT_EQ(st.sends_failed, 0u);
+}
+
+TEST(SnapshotShipping, InterruptedTransferResumesFromTheAckedFrame) {
+  interrupted_transfer_resumes(Storage::kMemory);
+}
+
+// Issue 4's shard test: the same with each node's Raft log in real RocksDB,
+// and with the data in RocksDB too (the leader serializes its state only when
+// the follower asks; the follower installs it into its engine).
+TEST(SnapshotShipping, InterruptedTransferResumesOnRocksDb) {
+  interrupted_transfer_resumes(Storage::kRocksDb);
+}
+TEST(SnapshotShipping, InterruptedTransferResumesOnRocksDbWithDurableEngine) {
+  interrupted_transfer_resumes(Storage::kRocksDbDurableEngine);
 }
 
 // A chunk corrupted on the wire is refused by the receiver (never stored,
