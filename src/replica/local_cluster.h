@@ -157,6 +157,8 @@ class LocalCluster {
   // states differ at the same index (H19).
   Status converge(int shard = 1, int max_ticks = 300);
 
+  // Nodes started from now on keep their data in RocksDB (or in memory).
+  void set_durable_engine(bool on) { options_.durable_engine = on; }
   MemoryLogStore* memory_store(NodeId id);
   RocksLogStore* rocks_store(NodeId id);
   env::Clock& clock() { return *clock_; }

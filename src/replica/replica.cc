@@ -51,6 +51,14 @@ Result<std::unique_ptr<Replica>> Replica::open(ShardId shard, const ReplicaOptio
                                   ": stored state is older than the log's compaction point "
                                   "and no snapshot holds it");
       }
+      if (!durable && st.snapshot.data.empty() && st.snapshot.meta.index.value() > 0) {
+        // Compacted by a durable engine: the state is in RocksDB, not in
+        // the snapshot. Starting empty here would lose it.
+        return Status::invalid_argument(
+            "shard " + std::to_string(shard.value()) +
+            ": its data is kept by the rocksdb engine (the log was compacted without a "
+            "serialized snapshot); start this node with --engine rocksdb");
+      }
       if (!st.snapshot.data.empty()) {
         if (Status s = sm->restore(st.snapshot.data); !s.is_ok()) return s;
         restored = true;
@@ -172,13 +180,21 @@ void Replica::materialize_snapshot_for(const std::vector<raft::Message>& msgs) {
     return m.type == raft::MessageType::kSnap;
   });
   if (!wanted) return;
+  if (applied_ < raft_->log().first_index()) {
+    // Nothing applied since the last compaction: snapshot_ already describes
+    // the state at applied_; only its data is missing. Nothing to store (the
+    // engine holds the state), and the log after it must stay as it is.
+    snapshot_.data = sm_->snapshot_data();
+    return;
+  }
   auto term = raft_->log().term(applied_);
   if (!term) return;
+  raft_->compact(applied_);
+  if (raft_->log().first_index() <= applied_) return;  // Raft declined: leave all as it was
   snapshot_.meta.index = applied_;
   snapshot_.meta.term = *term;
   snapshot_.meta.conf = raft_->conf();
   snapshot_.data = sm_->snapshot_data();
-  if (applied_ >= raft_->log().first_index()) raft_->compact(applied_);
   pending_compaction_ = true;
 }
 
@@ -363,11 +379,14 @@ void Replica::maybe_compact() {
   if (applied_.value() < snapshot_.meta.index.value() + threshold) return;
   auto term = raft_->log().term(applied_);
   if (!term) return;
+  raft_->compact(applied_);
+  // Raft compacts only what is persisted and applied; if it declined, the
+  // stored log must not be compacted either.
+  if (raft_->log().first_index() <= applied_) return;
   snapshot_.meta.index = applied_;
   snapshot_.meta.term = *term;
   snapshot_.meta.conf = raft_->conf();
   snapshot_.data = durable_ ? std::string() : sm_->snapshot_data();
-  raft_->compact(applied_);
   pending_compaction_ = true;
 }
 

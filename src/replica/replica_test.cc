@@ -335,5 +335,93 @@ TEST(DurableEngine, FollowerInstallsSnapshotAndRestartsFromIt) {
   EXPECT_EQ(c.read(c.wait_leader(), {"GET", "n"}), "$150");
 }
 
+// Found by review: a leader whose applied index equals its compaction point,
+// with entries persisted but not yet committed, serializes its state for a
+// follower. That must not touch its stored log: Raft already counts those
+// entries as persisted and commits them with the returning follower.
+TEST(DurableEngine, SnapshotAtTheCompactionPointKeepsTheStoredLog) {
+  LocalClusterOptions o;
+  o.store = StoreKind::kRocks;
+  o.durable_engine = true;
+  o.replica.compact_after_entries = 20;
+  auto created = LocalCluster::create(std::move(o));
+  ASSERT_TRUE(created.is_ok()) << created.status().to_string();
+  LocalCluster& c = *created.value();
+  NodeId l = *c.wait_leader();
+  std::vector<NodeId> followers;
+  for (NodeId n : c.nodes()) {
+    if (n != l) followers.push_back(n);
+  }
+  NodeId f1 = followers[0], f2 = followers[1];
+  c.crash(f2);
+  // Write until the leader has compacted exactly at its applied index.
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(c.write({"SET", "a" + std::to_string(i), "v"}).status.is_ok());
+    Replica* r = c.replica(l);
+    if (r->raft().log().first_index().prev() == r->applied()) break;
+  }
+  c.tick(3);
+  ASSERT_EQ(c.replica(l)->raft().log().first_index().prev(), c.replica(l)->applied());
+  // With f1 gone too, three writes are persisted on the leader, not committed.
+  c.crash(f1);
+  std::vector<testing::Outcome> outs(3);
+  std::vector<bool> answered(3, false);
+  for (int k = 0; k < 3; ++k) {
+    c.propose({"SET", "b" + std::to_string(k), "v"}, 0, 0, 1,
+              [&outs, &answered, k](const testing::Outcome& out) {
+                outs[k] = out;
+                answered[k] = true;
+              });
+  }
+  c.tick(3);
+  // f2 returns and needs a snapshot; with it the three writes commit.
+  ASSERT_TRUE(c.start(f2, false).is_ok());
+  for (int t = 0; t < 300 && !(answered[0] && answered[1] && answered[2]); ++t) c.tick();
+  ASSERT_FALSE(c.host(l)->failed());
+  // The leader restarts from its own disk, with f1; f2 is away.
+  c.crash(l);
+  c.crash(f2);
+  ASSERT_TRUE(c.start(l, false).is_ok());
+  ASSERT_TRUE(c.start(f1, false).is_ok());
+  auto leader = c.wait_leader();
+  ASSERT_TRUE(leader.has_value());
+  ASSERT_TRUE(c.write({"SET", "c", "v"}).status.is_ok());  // commits in the new term
+  int acknowledged = 0;
+  for (int k = 0; k < 3; ++k) {
+    if (answered[k] && outs[k].status.is_ok()) {
+      ++acknowledged;
+      EXPECT_EQ(c.read(*leader, {"GET", "b" + std::to_string(k)}), "$v") << "acknowledged b" << k;
+    }
+  }
+  EXPECT_EQ(acknowledged, 3);  // the scenario happened
+  EXPECT_TRUE(c.converge().is_ok());
+}
+
+// Found by review: after a durable engine compacted its log (no serialized
+// state), a restart with the memory engine must refuse instead of starting
+// empty.
+TEST(DurableEngine, SwitchingToTheMemoryEngineAfterCompactionIsRefused) {
+  LocalClusterOptions o;
+  o.store = StoreKind::kRocks;
+  o.durable_engine = true;
+  o.replica.compact_after_entries = 20;
+  auto created = LocalCluster::create(std::move(o));
+  ASSERT_TRUE(created.is_ok()) << created.status().to_string();
+  LocalCluster& c = *created.value();
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_TRUE(c.write({"SET", "k" + std::to_string(i), "v"}).status.is_ok());
+  }
+  ASSERT_TRUE(c.converge().is_ok());
+  for (NodeId n : c.nodes()) c.crash(n);
+  c.set_durable_engine(false);
+  Status s = c.start(NodeId(1), false);
+  EXPECT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("--engine rocksdb"), std::string::npos) << s.to_string();
+  // Back on the durable engine everything is there.
+  c.set_durable_engine(true);
+  for (NodeId n : c.nodes()) ASSERT_TRUE(c.start(n, false).is_ok());
+  EXPECT_EQ(c.read(*c.wait_leader(), {"DBSIZE"}), ":60");
+}
+
 }  // namespace
 }  // namespace shoal::replica

@@ -86,12 +86,17 @@ Status RocksLogStore::stage_snapshot(storage::RaftStorage& rs, const storage::Sn
   LogIndex at = meta.index;
   auto term =
       at <= rs.last_index() && at >= rs.snapshot_meta().index ? rs.term(at) : Result<Term>(Term(0));
-  if (term.is_ok() && term.value() == meta.term && at <= rs.last_index() &&
-      at > rs.snapshot_meta().index) {
+  bool ours = term.is_ok() && term.value() == meta.term && at <= rs.last_index() &&
+              at >= rs.snapshot_meta().index;
+  if (ours && at > rs.snapshot_meta().index) {
     if (Status s = rs.compact(at, meta.conf); !s.is_ok()) return s;
-  } else {
+  } else if (!ours) {
     rs.apply_snapshot(meta);
   }
+  // else: a snapshot at the current compaction point (its data serialized
+  // later, for a follower): nothing to compact, and the entries after it
+  // must stay - Raft counts them as persisted. A leader's snapshot is never
+  // at or below our commit index, so it can't land here.
   builder_->batch().Put(db_->raft_state(), data_key(rs.shard()), data);
   return Status::ok();
 }
