@@ -36,9 +36,18 @@ class MemoryBatch final : public LogBatch {
 void apply_op(StoredState& st, const Op& op) {
   switch (op.kind) {
     case Op::kSnapshot: {
-      st.snapshot = op.snap;
+      // As RocksLogStore: our own compaction (the log has the snapshot's
+      // last entry, or it is the current compaction point) keeps the entries
+      // after it; a leader's snapshot replaces the whole log.
       LogIndex at = op.snap.meta.index;
-      std::erase_if(st.entries, [&](const raft::Entry& e) { return e.index <= at; });
+      bool ours = at == st.snapshot.meta.index && op.snap.meta.term == st.snapshot.meta.term;
+      for (const auto& e : st.entries) ours |= e.index == at && e.term == op.snap.meta.term;
+      st.snapshot = op.snap;
+      if (ours) {
+        std::erase_if(st.entries, [&](const raft::Entry& e) { return e.index <= at; });
+      } else {
+        st.entries.clear();
+      }
       break;
     }
     case Op::kHardState:
