@@ -80,12 +80,26 @@ def _complete(data):
     return parse(0) is not None
 
 
+_ports_taken = set()
+
+
+def unique_free_port():
+    """A free loopback port not handed out before in this process: the kernel
+    may return a port again once its probe socket is closed, and two nodes on
+    one port would pass for one another."""
+    while True:
+        port = free_port()
+        if port not in _ports_taken:
+            _ports_taken.add(port)
+            return port
+
+
 class Node:
     def __init__(self, index, server_bin, base_dir, extra_args):
         self.index = index
         self.server_bin = server_bin
-        self.port = free_port()
-        self.peer_port = free_port()
+        self.port = unique_free_port()
+        self.peer_port = unique_free_port()
         self.data_dir = os.path.join(base_dir, f"n{index}")
         self.extra_args = list(extra_args)
         self.proc = None
@@ -112,11 +126,21 @@ class Node:
                 raise RuntimeError(f"node {self.index} exited; log:\n{self.log_text()}")
             try:
                 if resp_command(self.port, "PING", timeout=1).startswith(b"+PONG"):
+                    self._check_it_is_us()
                     return
             except OSError:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"node {self.index} did not start; log:\n{self.log_text()}")
+
+    def _check_it_is_us(self):
+        """The PONG must come from our process, not from another test's server
+        that took the port first (tests run in parallel)."""
+        info = resp_command(self.port, "INFO", "server", timeout=2)
+        want = f"process_id:{self.proc.pid}".encode()
+        if want not in info:
+            raise RuntimeError(f"node {self.index}: port {self.port} is answered by another "
+                               f"process (port taken between choosing and binding it)")
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
