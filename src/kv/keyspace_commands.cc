@@ -109,15 +109,11 @@ void cmd_keys(CommandContext& c) {
   std::string_view pattern = c.args[1];
   bool all = pattern == "*";
   std::vector<std::string> keys;
-  const auto& engine = c.store.engine();
-  uint64_t cursor = 0;
-  do {
-    cursor = engine.scan(cursor, 1024, [&](std::string_view key, std::string_view value) {
-      auto rec = decode_record(value);
-      if (rec && rec->has_expiry() && rec->expire_at_ms <= c.now_ms) return;
-      if (all || glob_match(pattern, key)) keys.emplace_back(key);
-    });
-  } while (cursor != 0);
+  c.store.engine().for_each([&](std::string_view key, std::string_view value) {
+    auto rec = decode_record(value);
+    if (rec && rec->has_expiry() && rec->expire_at_ms <= c.now_ms) return;
+    if (all || glob_match(pattern, key)) keys.emplace_back(key);
+  });
   c.reply.array(keys.size());
   for (const auto& k : keys) c.reply.bulk(k);
 }

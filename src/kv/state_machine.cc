@@ -35,20 +35,17 @@ void StateMachine::store_session(uint64_t client_id, const Session& s) {
 
 void StateMachine::load_sessions() {
   if (!session_store_) return;
-  uint64_t cursor = 0;
-  do {
-    cursor = session_store_->scan(cursor, 1024, [&](std::string_view k, std::string_view v) {
-      ByteReader key(k);
-      ByteReader value(v);
-      auto id = key.fixed64();
-      auto seq = value.fixed64();
-      auto ms = value.fixed64();
-      SHOAL_ASSERT_MSG(id && seq && ms && key.empty(), "corrupt session record");
-      Session s{*seq, static_cast<int64_t>(*ms), std::string(v.substr(16))};
-      by_age_.emplace(s.last_ms, *id);
-      sessions_[*id] = std::move(s);
-    });
-  } while (cursor != 0);
+  session_store_->for_each([&](std::string_view k, std::string_view v) {
+    ByteReader key(k);
+    ByteReader value(v);
+    auto id = key.fixed64();
+    auto seq = value.fixed64();
+    auto ms = value.fixed64();
+    SHOAL_ASSERT_MSG(id && seq && ms && key.empty(), "corrupt session record");
+    Session s{*seq, static_cast<int64_t>(*ms), std::string(v.substr(16))};
+    by_age_.emplace(s.last_ms, *id);
+    sessions_[*id] = std::move(s);
+  });
 }
 
 void StateMachine::forget(uint64_t client_id) {
@@ -135,13 +132,10 @@ std::string StateMachine::snapshot_data() const {
   std::string out;
   out.push_back(static_cast<char>(kSnapshotVersion));
   put_varint64(out, store_.size());
-  uint64_t cursor = 0;
-  do {
-    cursor = store_.engine().scan(cursor, 1024, [&](std::string_view k, std::string_view v) {
-      put_length_prefixed(out, k);
-      put_length_prefixed(out, v);
-    });
-  } while (cursor != 0);
+  store_.engine().for_each([&](std::string_view k, std::string_view v) {
+    put_length_prefixed(out, k);
+    put_length_prefixed(out, v);
+  });
   put_varint64(out, sessions_.size());
   for (const auto& [id, s] : sessions_) {
     put_fixed64(out, id);
@@ -205,15 +199,12 @@ uint64_t StateMachine::state_hash() const {
   XXH3_state_t* st = XXH3_createState();
   XXH3_64bits_reset(st);
   std::string buf;
-  uint64_t cursor = 0;
-  do {
-    cursor = store_.engine().scan(cursor, 1024, [&](std::string_view k, std::string_view v) {
-      buf.clear();
-      put_length_prefixed(buf, k);
-      put_length_prefixed(buf, v);
-      XXH3_64bits_update(st, buf.data(), buf.size());
-    });
-  } while (cursor != 0);
+  store_.engine().for_each([&](std::string_view k, std::string_view v) {
+    buf.clear();
+    put_length_prefixed(buf, k);
+    put_length_prefixed(buf, v);
+    XXH3_64bits_update(st, buf.data(), buf.size());
+  });
   for (const auto& [id, s] : sessions_) {
     buf.clear();
     put_fixed64(buf, id);

@@ -15,14 +15,11 @@ bool is_expired(const Record& r, int64_t now_ms) {
 Store::Store(std::unique_ptr<storage::Engine> engine) : engine_(std::move(engine)) {
   // A durable engine opens with contents: the expiry index is derived from
   // them, so it is rebuilt here (one scan; nothing for a new engine).
-  uint64_t cursor = 0;
-  do {
-    cursor = engine_->scan(cursor, 1024, [&](std::string_view key, std::string_view bytes) {
-      auto rec = decode_record(bytes);
-      SHOAL_ASSERT_MSG(rec.has_value(), "corrupt record in engine");
-      if (rec->has_expiry()) expires_.emplace(rec->expire_at_ms, std::string(key));
-    });
-  } while (cursor != 0);
+  engine_->for_each([&](std::string_view key, std::string_view bytes) {
+    auto rec = decode_record(bytes);
+    SHOAL_ASSERT_MSG(rec.has_value(), "corrupt record in engine");
+    if (rec->has_expiry()) expires_.emplace(rec->expire_at_ms, std::string(key));
+  });
 }
 
 std::optional<Record> Store::find(std::string_view key, int64_t now_ms, bool touch) {

@@ -187,15 +187,7 @@ void Replica::materialize_snapshot_for(const std::vector<raft::Message>& msgs) {
     snapshot_.data = sm_->snapshot_data();
     return;
   }
-  auto term = raft_->log().term(applied_);
-  if (!term) return;
-  raft_->compact(applied_);
-  if (raft_->log().first_index() <= applied_) return;  // Raft declined: leave all as it was
-  snapshot_.meta.index = applied_;
-  snapshot_.meta.term = *term;
-  snapshot_.meta.conf = raft_->conf();
-  snapshot_.data = sm_->snapshot_data();
-  pending_compaction_ = true;
+  compact_at_applied(/*serialize=*/true);
 }
 
 bool Replica::stage(const raft::Ready& rd, LogBatch& batch) {
@@ -377,17 +369,22 @@ void Replica::maybe_compact() {
   uint64_t threshold = options_.compact_after_entries;
   if (!durable_) threshold = std::max<uint64_t>(threshold, sm_->store().size());
   if (applied_.value() < snapshot_.meta.index.value() + threshold) return;
+  compact_at_applied(/*serialize=*/!durable_);
+}
+
+bool Replica::compact_at_applied(bool serialize) {
   auto term = raft_->log().term(applied_);
-  if (!term) return;
+  if (!term) return false;
   raft_->compact(applied_);
   // Raft compacts only what is persisted and applied; if it declined, the
   // stored log must not be compacted either.
-  if (raft_->log().first_index() <= applied_) return;
+  if (raft_->log().first_index() <= applied_) return false;
   snapshot_.meta.index = applied_;
   snapshot_.meta.term = *term;
   snapshot_.meta.conf = raft_->conf();
-  snapshot_.data = durable_ ? std::string() : sm_->snapshot_data();
+  snapshot_.data = serialize ? sm_->snapshot_data() : std::string();
   pending_compaction_ = true;
+  return true;
 }
 
 void Replica::fail_all(const Status& why) {

@@ -100,6 +100,10 @@ class Replica {
   void propose_expiry(const std::string& key, int64_t at, std::function<void()> on_done);
   void maybe_compact();
   void materialize_snapshot_for(const std::vector<raft::Message>& msgs);
+  // Compacts the log at the applied index, makes snapshot_ describe that
+  // point (with the serialized state if `serialize`) and stages it for the
+  // store. False if Raft declined (nothing changes then).
+  bool compact_at_applied(bool serialize);
 
   struct PendingRead {
     const kv::CommandSpec* spec;

@@ -335,16 +335,22 @@ TEST(DurableEngine, FollowerInstallsSnapshotAndRestartsFromIt) {
   EXPECT_EQ(c.read(c.wait_leader(), {"GET", "n"}), "$150");
 }
 
+// For the tests below that drive LocalCluster directly (proposals in flight,
+// engine switches).
+Result<std::unique_ptr<LocalCluster>> durable_local_cluster(uint64_t compact_after) {
+  LocalClusterOptions o;
+  o.store = StoreKind::kRocks;
+  o.durable_engine = true;
+  o.replica.compact_after_entries = compact_after;
+  return LocalCluster::create(std::move(o));
+}
+
 // Found by review: a leader whose applied index equals its compaction point,
 // with entries persisted but not yet committed, serializes its state for a
 // follower. That must not touch its stored log: Raft already counts those
 // entries as persisted and commits them with the returning follower.
 TEST(DurableEngine, SnapshotAtTheCompactionPointKeepsTheStoredLog) {
-  LocalClusterOptions o;
-  o.store = StoreKind::kRocks;
-  o.durable_engine = true;
-  o.replica.compact_after_entries = 20;
-  auto created = LocalCluster::create(std::move(o));
+  auto created = durable_local_cluster(/*compact_after=*/20);
   ASSERT_TRUE(created.is_ok()) << created.status().to_string();
   LocalCluster& c = *created.value();
   NodeId l = *c.wait_leader();
@@ -401,11 +407,7 @@ TEST(DurableEngine, SnapshotAtTheCompactionPointKeepsTheStoredLog) {
 // state), a restart with the memory engine must refuse instead of starting
 // empty.
 TEST(DurableEngine, SwitchingToTheMemoryEngineAfterCompactionIsRefused) {
-  LocalClusterOptions o;
-  o.store = StoreKind::kRocks;
-  o.durable_engine = true;
-  o.replica.compact_after_entries = 20;
-  auto created = LocalCluster::create(std::move(o));
+  auto created = durable_local_cluster(/*compact_after=*/20);
   ASSERT_TRUE(created.is_ok()) << created.status().to_string();
   LocalCluster& c = *created.value();
   for (int i = 0; i < 60; ++i) {

@@ -53,6 +53,13 @@ class Engine {
   // once, even if other keys are added or removed between calls (the Redis
   // SCAN guarantee).
   virtual uint64_t scan(uint64_t cursor, size_t count, const Visitor& visit) const = 0;
+  // Visits every key once, in scan order (no mutation may run meanwhile).
+  void for_each(const Visitor& visit) const {
+    uint64_t cursor = 0;
+    do {
+      cursor = scan(cursor, 1024, visit);
+    } while (cursor != 0);
+  }
   // Visits up to `count` keys of one slot, in scan order.
   virtual void scan_slot(Slot slot, size_t count, const Visitor& visit) const = 0;
   // A key chosen from `random_bits`, or nullopt when empty.
