@@ -83,6 +83,14 @@ class WriteBatchBuilder {
   void delete_unindexed(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
     batch_.GetWriteBatch()->Delete(cf, rocksdb::Slice(key.data(), key.size()));
   }
+  // Deletes [begin, end) with one range tombstone. Unindexed too: reads
+  // through the builder do not see it until it is committed (the caller keeps
+  // its own view of what it staged, as for the other unindexed writes).
+  void delete_range_unindexed(rocksdb::ColumnFamilyHandle* cf, std::string_view begin,
+                              std::string_view end) {
+    batch_.GetWriteBatch()->DeleteRange(cf, rocksdb::Slice(begin.data(), begin.size()),
+                                        rocksdb::Slice(end.data(), end.size()));
+  }
   // OK until a write or sync fails; then that error forever.
   const Status& health() const { return health_; }
 

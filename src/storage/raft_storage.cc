@@ -234,13 +234,12 @@ Result<RaftStateRecord> RaftStorage::initial_state() const {
 }
 
 void RaftStorage::stage_delete_entries(LogIndex from, LogIndex to) {
-  // One tombstone per entry: WriteBatchWithIndex has no DeleteRange, and the
-  // ranges are bounded by the compaction thresholds.
-  for (LogIndex i = from; i <= to; i = i.next()) {
-    batch_.delete_unindexed(batch_.db().raft_log(), log_key(i));
-    staged();  // refresh the cache's generation before editing it
-    staged_.erase(i);
-  }
+  if (to < from) return;
+  // One range tombstone, not one per entry: a tombstone per compacted entry
+  // doubled the memtable inserts of the log (the raft loop's biggest cost).
+  batch_.delete_range_unindexed(batch_.db().raft_log(), log_key(from), log_key(to.next()));
+  staged();  // refresh the cache's generation before editing it
+  staged_.erase(staged_.lower_bound(from), staged_.upper_bound(to));
 }
 
 Status RaftStorage::append(std::span<const LogRecord> ents) {

@@ -45,6 +45,17 @@ rocksdb::ColumnFamilyOptions cf_options(const RocksDbOptions& o,
   return cf;
 }
 
+// The Raft log is compacted with range tombstones (one per compaction rather
+// than one per entry), and RocksDB's memtable insert hints share one hint
+// per prefix between the point and the range-tombstone skip lists, which
+// trips its assertions: no hints here.
+rocksdb::ColumnFamilyOptions log_cf_options(const RocksDbOptions& o,
+                                            const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions cf = cf_options(o, cache, /*compress=*/false);
+  cf.memtable_insert_with_hint_prefix_extractor.reset();
+  return cf;
+}
+
 }  // namespace
 
 Status from_rocks(const rocksdb::Status& s, std::string_view what) {
@@ -87,7 +98,7 @@ Result<std::unique_ptr<RocksDb>> RocksDb::open(const RocksDbOptions& o) {
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
       {"data", cf_options(o, cache, /*compress=*/true)},
-      {"raft_log", cf_options(o, cache, /*compress=*/false)},
+      {"raft_log", log_cf_options(o, cache)},
       {"raft_state", cf_options(o, cache, /*compress=*/false)},
   };
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
