@@ -116,7 +116,7 @@ void ClusterNode::forget_client(uint64_t client) {
 
 // A command is pipelined when it is a write to a shard this node leads and
 // needs nothing else; everything else is a barrier (see the header).
-bool ClusterNode::is_pipelined(const Op& op) {
+bool ClusterNode::is_pipelined(Op& op) {
   if (!op.spec->is_write()) return false;
   std::optional<ShardId> shard = single_shard_of(op);
   if (!shard) return false;
@@ -168,13 +168,30 @@ void ClusterNode::finished(uint64_t client, bool pipelined) {
 
 // ---- routing -----------------------------------------------------------
 
-std::optional<ShardId> ClusterNode::single_shard_of(const Op& op) const {
+const ClusterNode::Op::Slots& ClusterNode::slots_of(Op& op) {
+  if (op.slots) return *op.slots;
+  Op::Slots s;
   auto positions = kv::CommandTable::key_positions(*op.spec, op.args.size());
-  if (positions.empty()) return std::nullopt;
-  const cluster::ShardInfo* s = map_.shard_for_slot(key_slot(op.args[positions[0]]));
+  s.has_keys = !positions.empty();
+  if (s.has_keys) {
+    s.first = key_slot(op.args[positions[0]]);
+    for (size_t i = 1; i < positions.size() && s.one_slot; ++i) {
+      s.one_slot = key_slot(op.args[positions[i]]) == s.first;
+    }
+  }
+  return op.slots.emplace(s);
+}
+
+std::optional<ShardId> ClusterNode::single_shard_of(Op& op) const {
+  const Op::Slots& slots = slots_of(op);
+  if (!slots.has_keys) return std::nullopt;
+  const cluster::ShardInfo* s = map_.shard_for_slot(slots.first);
   if (!s) return std::nullopt;
-  for (size_t p : positions) {
-    if (map_.shard_for_slot(key_slot(op.args[p])) != s) return std::nullopt;
+  if (!slots.one_slot) {
+    // Keys in several slots may still live on one shard.
+    for (size_t p : kv::CommandTable::key_positions(*op.spec, op.args.size())) {
+      if (map_.shard_for_slot(key_slot(op.args[p])) != s) return std::nullopt;
+    }
   }
   return s->id;
 }
@@ -189,12 +206,10 @@ void ClusterNode::route(Op op) {
     op.internal = true;
     return run_on_shard(map_.shard_for_slot(slot)->id, slot, std::move(op), 0);
   }
-  auto positions = kv::CommandTable::key_positions(*op.spec, op.args.size());
-  if (positions.empty()) return fan_out(std::move(op));
-  Slot slot = key_slot(op.args[positions[0]]);
-  bool one_slot = true;
-  for (size_t p : positions) one_slot &= key_slot(op.args[p]) == slot;
-  if (!one_slot) {
+  const Op::Slots& slots = slots_of(op);
+  if (!slots.has_keys) return fan_out(std::move(op));
+  Slot slot = slots.first;
+  if (!slots.one_slot) {
     if (options_.mode == RoutingMode::kProxy && is_splittable(*op.spec))
       return split_by_shard(std::move(op));
     if (options_.clustered) {

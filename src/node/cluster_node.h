@@ -132,6 +132,13 @@ class ClusterNode {
     ClientContext ctx;
     Reply done;
     bool internal = false;  // part of a fan-out or split: forwarded, never redirected
+    // The keys' slots, hashed once per op (routing asks more than once).
+    struct Slots {
+      bool has_keys = false;
+      bool one_slot = true;  // every key hashes to `first`
+      Slot first;
+    };
+    std::optional<Slots> slots;
   };
   struct ClientQueue {
     std::deque<Op> waiting;
@@ -173,8 +180,9 @@ class ClusterNode {
   class HostTransport;
 
   void pump(uint64_t client);
-  bool is_pipelined(const Op& op);
-  std::optional<ShardId> single_shard_of(const Op& op) const;
+  bool is_pipelined(Op& op);
+  static const Op::Slots& slots_of(Op& op);
+  std::optional<ShardId> single_shard_of(Op& op) const;
   void start(uint64_t client, Op op, bool pipelined);
   void finished(uint64_t client, bool pipelined);
   void route(Op op);
