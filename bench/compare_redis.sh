@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs redis-benchmark against shoal-server and against Debian's redis-server,
 # on this machine, in one run, with the same flags, and prints a Markdown table
-# of throughput, p50 latency and the ratio Shoal/Redis. See bench/README.md.
+# of throughput, p50 latency, the ratio Shoal/Redis and each server's CPU time
+# per request (user + system, all threads). See bench/README.md.
 #
 # Usage: bench/compare_redis.sh [options]
 #   -n N            requests per test (default 300000)
@@ -92,11 +93,24 @@ REDIS_PORT=$(free_port)
 PIDS+=($!)
 wait_ready "$REDIS_PORT" "${PIDS[-1]}"
 
-# bench <port> <pipeline> -> appends "test rps p50" lines (SET, GET) to stdout
+# cpu_ticks <pid> -> user + system clock ticks of the process, all threads
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# bench <port> <pipeline> <pid> -> appends "test rps p50 cpu_us_per_request" lines
+# (SET, GET) to stdout; the server's CPU time is read before and after each test.
 bench() {
-  redis-benchmark -h 127.0.0.1 -p "$1" -c "$CLIENTS" -d "$DATA_SIZE" -r "$KEYSPACE" \
-    -n "$REQUESTS" -P "$2" -t set,get --csv 2>/dev/null |
-    awk -F, 'NR > 1 { gsub(/"/, ""); print $1, $2, $5 }'
+  local t before after line
+  for t in set get; do
+    before=$(cpu_ticks "$3")
+    line=$(redis-benchmark -h 127.0.0.1 -p "$1" -c "$CLIENTS" -d "$DATA_SIZE" -r "$KEYSPACE" \
+      -n "$REQUESTS" -P "$2" -t "$t" --csv 2>/dev/null |
+      awk -F, 'NR > 1 { gsub(/"/, ""); print $1, $2, $5 }')
+    after=$(cpu_ticks "$3")
+    # No figures (a failed run) -> no line: the count check below reports it.
+    [[ -n $line ]] || continue
+    echo "$line $(awk -v a="$before" -v b="$after" -v n="$REQUESTS" -v hz="$(getconf CLK_TCK)" \
+      'BEGIN { printf "%.2f", (b - a) * 1e6 / hz / n }')"
+  done
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -105,8 +119,8 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] 
 for round in $(seq "$ROUNDS"); do
   for p in "${PIPELINES[@]}"; do
     echo "round $round/$ROUNDS, -P $p ..." >&2
-    bench "$SHOAL_PORT" "$p" | sed "s/^/shoal $p /" >>"$WORK/results"
-    bench "$REDIS_PORT" "$p" | sed "s/^/redis $p /" >>"$WORK/results"
+    bench "$SHOAL_PORT" "$p" "${PIDS[0]}" | sed "s/^/shoal $p /" >>"$WORK/results"
+    bench "$REDIS_PORT" "$p" "${PIDS[1]}" | sed "s/^/redis $p /" >>"$WORK/results"
   done
 done
 
@@ -115,7 +129,7 @@ for pid in "${PIDS[@]}"; do
   kill -0 "$pid" 2>/dev/null || { echo "a server died during the benchmark" >&2; exit 1; }
 done
 
-figure() {  # server pipeline test column(4=rps,5=p50)
+figure() {  # server pipeline test column(4=rps,5=p50,6=server CPU us per request)
   awk -v s="$1" -v p="$2" -v t="$3" -v c="$4" '$1 == s && $2 == p && $3 == t { print $c }' \
     "$WORK/results" | median
 }
@@ -137,15 +151,17 @@ fi
        "\`--save '' --appendonly no${REDIS_ARGS:+ $REDIS_ARGS}\`;" \
        "load average before the run: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
-  echo "| test | -P | Shoal ops/s | Redis ops/s | Shoal/Redis | Shoal p50 ms | Redis p50 ms |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| test | -P | Shoal ops/s | Redis ops/s | Shoal/Redis | Shoal p50 ms | Redis p50 ms |" \
+       "Shoal CPU us/op | Redis CPU us/op |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   for t in SET GET; do
     for p in "${PIPELINES[@]}"; do
       s_rps=$(figure shoal "$p" "$t" 4); r_rps=$(figure redis "$p" "$t" 4)
       s_p50=$(figure shoal "$p" "$t" 5); r_p50=$(figure redis "$p" "$t" 5)
+      s_cpu=$(figure shoal "$p" "$t" 6); r_cpu=$(figure redis "$p" "$t" 6)
       ratio=$(awk -v a="$s_rps" -v b="$r_rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }')
-      printf '| %s | %s | %.0f | %.0f | %s | %.3f | %.3f |\n' \
-        "$t" "$p" "$s_rps" "$r_rps" "$ratio" "$s_p50" "$r_p50"
+      printf '| %s | %s | %.0f | %.0f | %s | %.3f | %.3f | %.2f | %.2f |\n' \
+        "$t" "$p" "$s_rps" "$r_rps" "$ratio" "$s_p50" "$r_p50" "$s_cpu" "$r_cpu"
     done
   done
 } | tee "$WORK/table.md"
