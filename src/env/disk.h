@@ -66,7 +66,8 @@ class WritableFile {
   // Appends all of `data` at the end of the file, or fails. On failure an
   // unknown prefix of `data` may have been written.
   virtual Status append(std::string_view data) = 0;
-  // fdatasync: see the contract above.
+  // fdatasync: see the contract above. May run on another thread while
+  // append() runs (RocksDB's SyncWAL: the host's pipelined sync).
   virtual Status sync() = 0;
   // Releases the handle. Does not sync. Further calls fail.
   virtual Status close() = 0;

@@ -80,6 +80,9 @@ class WritableFile final : public rocksdb::FSWritableFile {
   IOStatus Flush(const IOOptions&, IODebugContext*) override { return IOStatus::OK(); }
   IOStatus Sync(const IOOptions&, IODebugContext*) override { return to_io_status(file_->sync()); }
   IOStatus Fsync(const IOOptions&, IODebugContext*) override { return to_io_status(file_->sync()); }
+  // env::WritableFile::sync may run beside append (disk.h): RocksDB's SyncWAL
+  // needs this.
+  bool IsSyncThreadSafe() const override { return true; }
   // Not silently OK: RocksDB treats NotSupported as "keep the bytes".
   IOStatus Truncate(uint64_t, const IOOptions&, IODebugContext*) override {
     return IOStatus::NotSupported("env::Disk files are append-only");

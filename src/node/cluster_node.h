@@ -71,6 +71,9 @@ struct ClusterNodeOptions {
   RoutingMode mode = RoutingMode::kRedirect;
   replica::ReplicaOptions replica;
   bool sync = true;                   // fsync every batch (the LogStore may relax it)
+  // Pipelined sync (replica/host.h): batches are written unsynced and the
+  // caller syncs them (sync_ticket/on_synced) while the loop goes on.
+  bool defer_sync = false;
   int64_t forward_timeout_ms = 5000;  // a forwarded command's deadline (H22)
   int64_t leader_wait_ms = 2000;      // how long a command waits for an election
   int hint_interval_ticks = 10;       // how often leadership is announced to peers
@@ -105,6 +108,18 @@ class ClusterNode {
   void tick();
   // One host iteration (group commit), then routing upkeep.
   Status run_once();
+  // Pipelined sync (defer_sync): a ticket covering the batches written since
+  // the last one, if any; sync the store (any thread), then on_synced() on
+  // the node's thread.
+  std::optional<uint64_t> sync_ticket() {
+    if (!host_.wants_sync()) return std::nullopt;
+    return host_.take_sync_request();
+  }
+  Status on_synced(uint64_t ticket, const Status& status) {
+    return host_.on_synced(ticket, status);
+  }
+  // A ticket covering every batch written so far (new or not).
+  uint64_t newest_sync_ticket() { return host_.take_sync_request(); }
   bool has_ready();
   // Proposes deletions of expired keys on the shards this node leads.
   size_t expire_cycle(size_t limit);

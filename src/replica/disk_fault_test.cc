@@ -30,8 +30,10 @@ constexpr int kNodes = 3;
 class SimCluster {
  public:
   explicit SimCluster(uint64_t seed, storage::FsyncPolicy fsync = storage::FsyncPolicy::kAlways,
-                      uint64_t compact_after = 10000, bool durable_engine = false) {
+                      uint64_t compact_after = 10000, bool durable_engine = false,
+                      bool pipelined_sync = false) {
     LocalClusterOptions o;
+    o.host.defer_sync = pipelined_sync;
     o.store = StoreKind::kRocks;
     o.durable_engine = durable_engine;
     o.dir = "/db";
@@ -150,6 +152,21 @@ TEST(DiskFaults, H16_WholeClusterPowerLossKeepsAcknowledgedWrites) {
 // replayed from the log.
 TEST(DiskFaults, H16_WholeClusterPowerLossWithDurableEngine) {
   SimCluster sim(2, storage::FsyncPolicy::kAlways, /*compact_after=*/25, /*durable_engine=*/true);
+  whole_cluster_power_loss_rounds(sim);
+}
+
+// The same with pipelined sync (HostOptions::defer_sync, the server's mode):
+// batches are written unsynced and synced a pump round later on RocksDB's
+// SyncWAL, while committed entries are applied without waiting.
+TEST(DiskFaults, H16_WholeClusterPowerLossWithPipelinedSync) {
+  SimCluster sim(5, storage::FsyncPolicy::kAlways, /*compact_after=*/25, false,
+                 /*pipelined_sync=*/true);
+  whole_cluster_power_loss_rounds(sim);
+}
+
+TEST(DiskFaults, H16_WholeClusterPowerLossWithPipelinedSyncAndDurableEngine) {
+  SimCluster sim(6, storage::FsyncPolicy::kAlways, /*compact_after=*/25, /*durable_engine=*/true,
+                 /*pipelined_sync=*/true);
   whole_cluster_power_loss_rounds(sim);
 }
 

@@ -76,7 +76,7 @@ Status Host::run_once() {
     for (auto& [id, r] : replicas_) r->fail_all(failure_);
     return failure_;
   }
-  std::vector<std::pair<Replica*, raft::Ready>> readies;
+  Readies readies;
   auto batch = store_.new_batch();
   bool needs_sync = false;
   for (auto& [id, r] : replicas_) {
@@ -84,28 +84,69 @@ Status Host::run_once() {
     raft::Ready rd = r->take_ready();
     r->send_now(rd, transport_);
     needs_sync |= r->stage(rd, *batch);
-    readies.emplace_back(r.get(), std::move(rd));
+    readies.emplace_back(id, std::move(rd));
   }
   if (readies.empty()) return Status::ok();
+  bool sync_here = options_.sync && needs_sync && !options_.defer_sync;
   if (!batch->empty()) {
-    if (Status s = store_.commit(*batch, options_.sync && needs_sync); !s.is_ok()) {
-      // Nothing of this batch may be acknowledged; the host stops (H16).
-      failure_ = s;
+    if (Status s = store_.commit(*batch, sync_here); !s.is_ok()) {
       spdlog::error("node {}: raft log write failed, refusing further writes: {}", node_.value(),
                     s.message());
-      for (auto& [id, r] : replicas_) r->fail_all(s);
-      return s;
+      return fail(s);
     }
     ++batches_;
   }
-  for (auto& [r, rd] : readies) {
-    r->after_persist(rd, transport_);
-    r->apply(rd);
-    // A durable state machine staged its writes into the store's next
-    // batch; the applied index they reach goes into the same batch.
-    if (auto applied = r->take_applied_to_stage()) store_.stage_applied(r->shard(), *applied);
+  if (options_.sync && needs_sync && options_.defer_sync) ++written_;
+  if (written_ == synced_) {  // nothing waits for a sync: as a synchronous host
+    for (auto& [shard, rd] : readies) {
+      if (Replica* r = replica(shard)) r->after_persist(rd, transport_);
+      apply(shard, rd);
+    }
+    return Status::ok();
+  }
+  // Behind a sync. Committed entries are durable on a quorum already (a
+  // leader counts itself only once its own copy is synced), so they are
+  // applied and answered now; what depends on this batch's own durability
+  // (persistence acks, votes, append responses) waits for the sync, in order.
+  for (auto& [shard, rd] : readies) apply(shard, rd);
+  awaiting_.emplace_back(written_, std::move(readies));
+  return Status::ok();
+}
+
+void Host::apply(ShardId shard, raft::Ready& rd) {
+  Replica* r = replica(shard);
+  if (!r) return;  // removed meanwhile
+  r->apply(rd);
+  // A durable state machine staged its writes into the store's next batch;
+  // the applied index they reach goes into the same batch.
+  if (auto applied = r->take_applied_to_stage()) store_.stage_applied(shard, *applied);
+}
+
+Status Host::on_synced(uint64_t ticket, const Status& status) {
+  if (failed()) return failure_;
+  if (!status.is_ok()) {
+    spdlog::error("node {}: raft log sync failed, refusing further writes: {}", node_.value(),
+                  status.message());
+    return fail(status);
+  }
+  synced_ = std::max(synced_, ticket);
+  while (!awaiting_.empty() && awaiting_.front().first <= synced_) {
+    Readies readies = std::move(awaiting_.front().second);
+    awaiting_.pop_front();
+    for (auto& [shard, rd] : readies) {
+      if (Replica* r = replica(shard)) r->after_persist(rd, transport_);
+    }
   }
   return Status::ok();
+}
+
+// Nothing of this batch or of any batch awaiting a sync may be acknowledged;
+// the host stops (H16).
+Status Host::fail(const Status& s) {
+  failure_ = s;
+  awaiting_.clear();
+  for (auto& [id, r] : replicas_) r->fail_all(s);
+  return s;
 }
 
 }  // namespace shoal::replica

@@ -12,8 +12,26 @@
 // If the commit fails the host stops: it never acknowledges a write it could
 // not make durable (H16); pending requests end as unknown outcome.
 //
+// Pipelined sync (HostOptions::defer_sync, the server's mode with fsync
+// always): step 2 writes the batch without syncing and step 3 waits for a
+// sync the caller runs elsewhere (another thread: LogStore::sync), so the
+// loop takes and writes the next batches meanwhile instead of idling in
+// fsync (Raft's host contract allows (b)+(c) to run asynchronously, in
+// order). The protocol: after run_once, if wants_sync(), take a ticket with
+// take_sync_request(), call store.sync() anywhere, then on_synced(ticket,
+// status) on the host's thread; step 3 then runs for every batch written
+// before the ticket was taken, in order. Batches that need no sync wait
+// behind earlier ones that do. A failed sync stops the host like a failed
+// commit. Invariant (H16): what depends on a batch's own durability - the
+// persistence ack to Raft, votes, append responses - waits for a sync that
+// began after the batch was written. Committed entries are applied (and
+// their clients answered) without waiting: they are durable on a quorum
+// already, and a leader counts its own copy only once it is synced.
+//
 // Thread-safety: none; one thread (an event loop) drives the host.
 #pragma once
+
+#include <deque>
 
 #include <map>
 #include <memory>
@@ -26,6 +44,9 @@ namespace shoal::replica {
 
 struct HostOptions {
   bool sync = true;  // fsync every batch (the default; H16)
+  // With sync: write batches unsynced and hand the fsync to the caller (see
+  // "Pipelined sync" above). Off: run_once syncs each batch itself.
+  bool defer_sync = false;
 };
 
 class Host {
@@ -54,6 +75,16 @@ class Host {
   // One iteration (see above). Returns the error that stopped the host.
   Status run_once();
 
+  // Pipelined sync (defer_sync): whether batches were written since the last
+  // take_sync_request(); the ticket covers all of them.
+  bool wants_sync() const { return written_ > requested_; }
+  uint64_t take_sync_request() { return requested_ = written_; }
+  // The sync taken as `ticket` finished (on the host's thread): finishes the
+  // batches it covers, or stops the host if it failed.
+  Status on_synced(uint64_t ticket, const Status& status);
+  // Batches written and waiting for their sync.
+  size_t batches_awaiting_sync() const { return awaiting_.size(); }
+
   NodeId node() const { return node_; }
   bool failed() const { return !failure_.is_ok(); }
   uint64_t batches_committed() const { return batches_; }
@@ -65,7 +96,15 @@ class Host {
   Transport& transport_;
   env::Clock& clock_;
   HostOptions options_;
+  using Readies = std::vector<std::pair<ShardId, raft::Ready>>;
+  void apply(ShardId shard, raft::Ready& rd);
+  Status fail(const Status& s);
+
   std::map<ShardId, std::unique_ptr<Replica>> replicas_;
+  // Pipelined sync: batches written (tickets), asked to be synced, synced;
+  // and the Readies of written batches waiting for their sync, in order.
+  uint64_t written_ = 0, requested_ = 0, synced_ = 0;
+  std::deque<std::pair<uint64_t, Readies>> awaiting_;
   Status failure_;
   uint64_t batches_ = 0;
   uint64_t bad_snapshots_ = 0;

@@ -113,6 +113,7 @@ Status LocalCluster::start(NodeId id, bool bootstrap) {
 void LocalCluster::crash(NodeId id) {
   Node& n = nodes_[id];
   n.host.reset();
+  n.sync_ticket.reset();
   n.transport.reset();
   if (n.memory) n.memory->crash();
   n.rocks.reset();  // closed; reopened from disk by start()
@@ -125,17 +126,29 @@ bool LocalCluster::running(NodeId id) const {
 }
 
 void LocalCluster::pump() {
-  for (int round = 0; round < 4; ++round) {
-    std::deque<Envelope> q;
-    q.swap(net_.queue);
-    for (auto& e : q) {
-      NodeId to = e.msg.to;
-      if (net_.down.count(to) || !running(to)) continue;
-      nodes_[to].host->step(e.shard, std::move(e.msg));
+  for (int round = 0; round < 4; ++round) pump_round();
+}
+
+void LocalCluster::pump_round() {
+  std::deque<Envelope> q;
+  q.swap(net_.queue);
+  for (auto& e : q) {
+    NodeId to = e.msg.to;
+    if (net_.down.count(to) || !running(to)) continue;
+    nodes_[to].host->step(e.shard, std::move(e.msg));
+  }
+  for (auto& [id, n] : nodes_) {
+    if (!n.host) continue;
+    (void)n.host->run_once();  // a failed host stays failed; tests look at it
+    if (!options_.host.defer_sync || syncs_held_) continue;
+    // Syncs what last round's ticket covers, then takes this round's: writes
+    // wait one round for their sync.
+    if (n.sync_ticket) {
+      LogStore& store = n.memory ? static_cast<LogStore&>(*n.memory) : *n.rocks;
+      (void)n.host->on_synced(*n.sync_ticket, store.sync());
+      n.sync_ticket.reset();
     }
-    for (auto& [id, n] : nodes_) {
-      if (n.host) (void)n.host->run_once();  // a failed host stays failed; tests look at it
-    }
+    if (n.host->wants_sync()) n.sync_ticket = n.host->take_sync_request();
   }
 }
 
@@ -204,12 +217,21 @@ void LocalCluster::read_async(NodeId on, std::vector<std::string> args, int shar
 }
 
 std::string LocalCluster::read(NodeId on, std::vector<std::string> args, int shard) {
-  std::optional<std::string> out;
-  read_async(on, std::move(args), shard, [&](const Outcome& o) {
-    out = o.status.is_ok() ? o.reply : "<" + o.status.message() + ">";
-  });
-  for (int i = 0; i < 200 && !out; ++i) tick();
-  return out.value_or("<no answer>");
+  // A new leader refuses reads until it has committed an entry of its term;
+  // like a client, retry those (bounded) rather than report them.
+  constexpr std::string_view kNotReady = "leader has not committed in its term yet";
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    std::optional<Outcome> out;
+    read_async(on, args, shard, [&](const Outcome& o) { out = o; });
+    for (int i = 0; i < 200 && !out; ++i) tick();
+    if (!out) return "<no answer>";
+    if (out->status.is_ok()) return out->reply;
+    if (out->status.message() != kNotReady || attempt == 19) {
+      return "<" + out->status.message() + ">";
+    }
+    tick();
+  }
+  return "<no answer>";
 }
 
 Status LocalCluster::converge(int shard, int max_ticks) {

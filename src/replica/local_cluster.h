@@ -93,6 +93,9 @@ struct LocalClusterOptions {
   // kRocks: the state machines keep their data in RocksDB (RocksEngine, in
   // the node's group-commit batch) instead of in memory.
   bool durable_engine = false;
+  // host.defer_sync: pump() syncs each node's store one round after the
+  // batches were written (pipelined sync with a lag, replica/host.h), so the
+  // tests also run with writes waiting for their sync across rounds.
   HostOptions host;
   ReplicaOptions replica;  // raft.id and raft.seed are set per node by the host
   // Not owned. nullptr: an owned FakeClock, advanced by tick_ms per tick().
@@ -129,6 +132,10 @@ class LocalCluster {
 
   // Delivers queued messages and runs every host's loop, a few rounds.
   void pump();
+  // One such round.
+  void pump_round();
+  // Pipelined sync: while held, no store is synced (writes wait).
+  void hold_syncs(bool on) { syncs_held_ = on; }
   // Advances the FakeClock (if owned), ticks every host, pumps; n times.
   void tick(int n = 1);
 
@@ -174,6 +181,7 @@ class LocalCluster {
     std::unique_ptr<RocksLogStore> rocks;
     std::unique_ptr<NetTransport> transport;
     std::unique_ptr<Host> host;
+    std::optional<uint64_t> sync_ticket;  // pipelined sync: taken last round
   };
 
   explicit LocalCluster(LocalClusterOptions options);
@@ -188,6 +196,7 @@ class LocalCluster {
   std::vector<NodeId> voters_;
   Network net_;
   std::map<NodeId, Node> nodes_;
+  bool syncs_held_ = false;
 };
 
 }  // namespace shoal::replica::testing

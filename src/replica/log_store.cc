@@ -88,6 +88,17 @@ Status MemoryLogStore::commit(LogBatch& batch, bool sync) {
   return Status::ok();
 }
 
+Status MemoryLogStore::sync() {
+  std::lock_guard lock(mu_);
+  if (fail_next_sync_) {
+    fail_next_sync_ = false;
+    return Status::io_error("simulated sync failure");
+  }
+  durable_ = volatile_;
+  ++syncs_;
+  return Status::ok();
+}
+
 Result<std::optional<StoredState>> MemoryLogStore::load(ShardId shard) {
   std::lock_guard lock(mu_);
   auto it = volatile_.find(shard);

@@ -63,6 +63,12 @@ class LogStore {
   // index); the store must then not sync it. An error means nothing may be
   // acknowledged.
   virtual Status commit(LogBatch& batch, bool sync) = 0;
+  // Makes every batch committed so far durable, as an fsync of what commit()
+  // wrote without syncing. Unlike the other calls it may run on another
+  // thread, concurrently with commit(): the host's pipelined mode syncs there
+  // while its loop goes on (HostOptions::defer_sync). An error means nothing
+  // written since the last successful sync may be acknowledged.
+  virtual Status sync() = 0;
   // nullopt: no state for this shard (a new replica).
   virtual Result<std::optional<StoredState>> load(ShardId shard) = 0;
   // Records that a durable engine's staged writes bring the shard's state to
@@ -76,12 +82,15 @@ class MemoryLogStore final : public LogStore {
  public:
   std::unique_ptr<LogBatch> new_batch() override;
   Status commit(LogBatch& batch, bool sync) override;
+  Status sync() override;
   Result<std::optional<StoredState>> load(ShardId shard) override;
 
   // Simulated power loss: everything not committed with sync=true is gone.
   void crash();
   // Makes the next commit fail with an I/O error (nothing is applied).
   void fail_next_commit() { fail_next_ = true; }
+  // Makes the next sync() fail with an I/O error (nothing becomes durable).
+  void fail_next_sync() { fail_next_sync_ = true; }
   uint64_t syncs() const { return syncs_; }
 
  private:
@@ -92,6 +101,7 @@ class MemoryLogStore final : public LogStore {
   State durable_;   // what survives a crash
   State volatile_;  // what a running process sees
   bool fail_next_ = false;
+  bool fail_next_sync_ = false;
   uint64_t syncs_ = 0;
 };
 

@@ -17,8 +17,10 @@ using testing::StoreKind;
 class Cluster {
  public:
   explicit Cluster(int shards = 1, uint64_t compact_after = 10000, HostOptions host = {},
-                   StoreKind kind = StoreKind::kMemory, bool durable_engine = false) {
+                   StoreKind kind = StoreKind::kMemory, bool durable_engine = false,
+                   int nodes = 3) {
     LocalClusterOptions o;
+    o.nodes = nodes;
     o.durable_engine = durable_engine;
     o.shards = shards;
     o.replica.compact_after_entries = compact_after;
@@ -35,6 +37,8 @@ class Cluster {
   }
   void crash(NodeId id) { c_->crash(id); }
   void tick(int n = 1) { c_->tick(n); }
+  void pump_once() { c_->pump_round(); }
+  void hold_syncs(bool on) { c_->hold_syncs(on); }
   Replica* replica(NodeId id, int shard = 1) { return c_->replica(id, shard); }
 
   NodeId wait_leader(int shard = 1) {
@@ -103,15 +107,15 @@ TEST(ReplicatedShard, H11_LeaderCrashLosesNoAcknowledgedWrite) {
 
 // Writes acknowledged before a power loss of every node, in a cluster with
 // fsync on; returns how many of them are readable after all restart.
-int survivors_of_total_power_loss(HostOptions host) {
-  Cluster c(1, 10000, host);
+int survivors_of_total_power_loss(HostOptions host, int nodes = 3) {
+  Cluster c(1, 10000, host, StoreKind::kMemory, false, nodes);
   int acked = 0;
   for (int i = 0; i < 30; ++i) {
     acked += c.write({"SET", "k" + std::to_string(i), "v"}).first.is_ok();
   }
   EXPECT_EQ(acked, 30);
-  for (uint64_t id = 1; id <= 3; ++id) c.crash(NodeId(id));
-  for (uint64_t id = 1; id <= 3; ++id) c.start(NodeId(id), false);
+  for (int id = 1; id <= nodes; ++id) c.crash(NodeId(id));
+  for (int id = 1; id <= nodes; ++id) c.start(NodeId(id), false);
   NodeId l = c.wait_leader();
   int found = 0;
   for (int i = 0; i < 30; ++i) found += c.read(l, {"GET", "k" + std::to_string(i)}) == "$v";
@@ -124,6 +128,80 @@ int survivors_of_total_power_loss(HostOptions host) {
 TEST(ReplicatedShard, H16_TotalPowerLossKeepsAcknowledgedWrites) {
   EXPECT_EQ(survivors_of_total_power_loss(HostOptions{.sync = true}), 30);
   EXPECT_LT(survivors_of_total_power_loss(HostOptions{.sync = false}), 30);
+}
+
+// Pipelined sync (HostOptions::defer_sync: batches are written unsynced and
+// the caller syncs them later; LocalCluster syncs one pump round after the
+// write). Committed entries are applied before the batch that carried them
+// is synced, persistence acks only after: the same guarantees must hold.
+constexpr HostOptions kPipelined{.sync = true, .defer_sync = true};
+
+TEST(PipelinedSync, H16_TotalPowerLossKeepsAcknowledgedWrites) {
+  EXPECT_EQ(survivors_of_total_power_loss(kPipelined), 30);
+  // A single node (the standalone server): its own sync is the only copy.
+  EXPECT_EQ(survivors_of_total_power_loss(kPipelined, /*nodes=*/1), 30);
+}
+
+// A write is answered only after the sync that covers it, however long that
+// takes, and a power loss before that sync loses it unanswered.
+void answers_only_after_the_sync(int nodes) {
+  Cluster c(1, 10000, kPipelined, StoreKind::kMemory, false, nodes);
+  NodeId l = c.wait_leader();
+  ASSERT_TRUE(c.write({"SET", "before", "1"}).first.is_ok());
+  c.hold_syncs(true);
+  std::optional<Status> outcome;
+  c.replica(l)->propose(kv::WriteCommand{0, 0, c.clock().ms, {"SET", "x", "1"}},
+                        [&](Status s, kv::RecordedReply) { outcome = s; });
+  c.tick(20);  // written everywhere, synced nowhere
+  EXPECT_FALSE(outcome.has_value()) << "answered before any sync";
+  for (int id = 1; id <= nodes; ++id) c.crash(NodeId(id));
+  EXPECT_FALSE(outcome.has_value() && outcome->is_ok()) << "a lost write was acknowledged";
+  c.hold_syncs(false);
+  for (int id = 1; id <= nodes; ++id) c.start(NodeId(id), false);
+  NodeId again = c.wait_leader();
+  EXPECT_EQ(c.read(again, {"GET", "before"}), "$1");
+  EXPECT_EQ(c.read(again, {"GET", "x"}), "(nil)");
+  ASSERT_TRUE(c.write({"SET", "x", "2"}).first.is_ok());
+  EXPECT_EQ(c.read(again, {"GET", "x"}), "$2");
+}
+
+TEST(PipelinedSync, SingleNodeAnswersOnlyAfterTheSync) { answers_only_after_the_sync(1); }
+TEST(PipelinedSync, ClusterAnswersOnlyAfterTheSync) { answers_only_after_the_sync(3); }
+
+// H16/H18: a failed sync stops the host; the write it covered is not
+// acknowledged OK, and nothing after it is.
+TEST(PipelinedSync, H16_FailedSyncIsNeverAcknowledged) {
+  Cluster c(1, 10000, kPipelined, StoreKind::kMemory, false, /*nodes=*/1);
+  NodeId l = c.wait_leader();
+  c.store(l).fail_next_sync();
+  std::optional<Status> outcome;
+  c.replica(l)->propose(kv::WriteCommand{0, 0, c.clock().ms, {"SET", "x", "1"}},
+                        [&](Status s, kv::RecordedReply) { outcome = s; });
+  for (int i = 0; i < 50 && !outcome; ++i) c.tick();
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_EQ(outcome->code(), StatusCode::kUnknownOutcome) << outcome->to_string();
+  std::optional<Status> later;
+  c.replica(l)->propose(kv::WriteCommand{0, 0, c.clock().ms, {"SET", "y", "1"}},
+                        [&](Status s, kv::RecordedReply) { later = s; });
+  for (int i = 0; i < 20 && !later; ++i) c.tick();
+  ASSERT_TRUE(later.has_value());
+  EXPECT_FALSE(later->is_ok());
+}
+
+TEST(PipelinedSync, H11_LeaderCrashLosesNoAcknowledgedWrite) {
+  Cluster c(1, 10000, kPipelined);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(c.write({"SET", "k" + std::to_string(i), std::to_string(i)}).first.is_ok());
+  }
+  NodeId old = c.wait_leader();
+  c.crash(old);
+  NodeId fresh = c.wait_leader();
+  ASSERT_NE(fresh, old);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(c.read(fresh, {"GET", "k" + std::to_string(i)}), "$" + std::to_string(i));
+  }
+  c.start(old, false);
+  c.expect_converged();
 }
 
 TEST(ReplicatedShard, FollowerFarBehindCatchesUpBySnapshot) {

@@ -122,6 +122,10 @@ Status RocksLogStore::commit(LogBatch& batch, bool sync) {
   return builder_->commit(/*durability_needed=*/sync);
 }
 
+Status RocksLogStore::sync() {
+  return storage::from_rocks(db_->db()->SyncWAL(), "sync wal");
+}
+
 void RocksLogStore::stage_applied(ShardId shard, LogIndex applied) {
   auto rs = shard_storage(shard);
   SHOAL_ASSERT_MSG(rs.is_ok(), "raft storage of a hosted shard failed to open");

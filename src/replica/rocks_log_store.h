@@ -34,6 +34,8 @@ class RocksLogStore final : public LogStore {
 
   std::unique_ptr<LogBatch> new_batch() override;
   Status commit(LogBatch& batch, bool sync) override;
+  // RocksDB's SyncWAL: safe while another thread writes (LogStore::sync).
+  Status sync() override;
   Result<std::optional<StoredState>> load(ShardId shard) override;
   void stage_applied(ShardId shard, LogIndex applied) override;
   // A durable data engine for (shard, tenant) in this store's RocksDB, whose

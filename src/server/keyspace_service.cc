@@ -37,6 +37,54 @@ class KeyspaceService::Outbox final : public node::PeerOutbox {
   transport::PeerBatch scratch_;
 };
 
+// The fsync thread of the pipelined sync. request() asks for a sync covering
+// `ticket` (requests coalesce: one sync answers every ticket asked before it
+// started); `done` runs on this thread after each sync and must post to the
+// raft loop.
+class KeyspaceService::Syncer {
+ public:
+  Syncer(replica::LogStore& store, std::function<void(uint64_t, Status)> done)
+      : store_(store), done_(std::move(done)), thread_([this] { run(); }) {}
+  ~Syncer() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void request(uint64_t ticket) {
+    {
+      std::lock_guard lock(mu_);
+      wanted_ = std::max(wanted_, ticket);
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return stopping_ || wanted_ > synced_; });
+      if (wanted_ <= synced_) return;  // stopping, nothing left to sync
+      uint64_t ticket = wanted_;
+      lock.unlock();
+      Status s = store_.sync();
+      done_(ticket, s);
+      lock.lock();
+      synced_ = ticket;
+    }
+  }
+
+  replica::LogStore& store_;
+  std::function<void(uint64_t, Status)> done_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t wanted_ = 0, synced_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts after the fields it reads
+};
+
 cluster::LeaderView Topology::leader_view() const {
   return [this](ShardId shard) -> std::optional<NodeId> {
     for (size_t i = 0; i < map.shards.size(); ++i) {
@@ -72,6 +120,15 @@ Status KeyspaceService::start() {
   auto store = replica::RocksLogStore::open(db, policy_of(config_.fsync), clock_);
   if (!store.is_ok()) return store.status();
   store_ = std::move(store).value();
+  if (policy_of(config_.fsync) == storage::FsyncPolicy::kAlways) {
+    syncer_ = std::make_unique<Syncer>(*store_, [this](uint64_t ticket, Status s) {
+      asio::post(loop_, [this, ticket, s = std::move(s)] {
+        if (!node_ || stopped_) return;
+        if (Status r = node_->on_synced(ticket, s); !r.is_ok()) healthy_ = false;
+        schedule_iteration();
+      });
+    });
+  }
   if (!config_.cluster_enabled) {
     if (Status s = open_node(standalone_map(config_)); !s.is_ok()) return s;
   } else {
@@ -105,6 +162,7 @@ Status KeyspaceService::open_node(cluster::ClusterMap map) {
   opts.mode =
       config_.cluster_routing == "proxy" ? node::RoutingMode::kProxy : node::RoutingMode::kRedirect;
   opts.replica.compact_after_entries = config_.compact_after_entries;
+  opts.defer_sync = syncer_ != nullptr;
   if (config_.engine == "rocksdb") {
     opts.state_engines = [store = store_.get()](ShardId shard) {
       return store->open_state_engines(shard);
@@ -146,6 +204,7 @@ Status KeyspaceService::open_node(cluster::ClusterMap map) {
   // Replay to the end of the log before serving.
   for (int i = 0; i < 1000 && node_->has_ready(); ++i) {
     if (Status s = node_->run_once(); !s.is_ok()) return s;
+    sync_inline();
   }
   if (network_) network_->flush();
   publish_counters();
@@ -230,6 +289,7 @@ void KeyspaceService::stop() {
           expiry_timer_.cancel();
           // Make whatever was accepted durable before leaving.
           if (node_) (void)node_->run_once();
+          sync_inline();
           if (network_) {
             network_->flush();
             network_->close();
@@ -243,6 +303,7 @@ void KeyspaceService::stop() {
         40);
   });
   thread_.join();
+  syncer_.reset();  // joins; its last completion lands in the loop's queue
   loop_.stop();
   // Handlers posted after the loop left (submissions, cancellations) and the
   // node's pending callbacks hold client connections. Release them now,
@@ -329,6 +390,9 @@ void KeyspaceService::iterate() {
     }
     if (!node_->has_ready()) break;
   }
+  if (syncer_) {
+    if (auto ticket = node_->sync_ticket()) syncer_->request(*ticket);
+  }
   if (network_) network_->flush();
   batches_ = store_->commits();
   // Counters and the topology walk every shard: with hundreds of shards and
@@ -343,6 +407,14 @@ void KeyspaceService::iterate() {
   auto outbox = std::move(outbox_);
   outbox_.clear();
   for (auto& [raw, entry] : outbox) entry.first->deliver(std::move(entry.second));
+}
+
+// Syncs on the raft loop itself and finishes what waited for it: start-up
+// replay and the last iteration before stopping.
+void KeyspaceService::sync_inline() {
+  if (!syncer_ || !node_) return;
+  uint64_t ticket = node_->newest_sync_ticket();
+  if (Status s = node_->on_synced(ticket, store_->sync()); !s.is_ok()) healthy_ = false;
 }
 
 void KeyspaceService::schedule_tick() {

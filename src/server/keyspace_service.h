@@ -26,6 +26,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <span>
+#include <condition_variable>
 #include <thread>
 #include <vector>
 
@@ -116,6 +117,8 @@ class KeyspaceService {
 
  private:
   class Outbox;
+  class Syncer;
+  void sync_inline();
   Status open_node(cluster::ClusterMap map);
   void publish_topology();
   bool leaders_changed();
@@ -136,6 +139,9 @@ class KeyspaceService {
   std::unique_ptr<transport::PeerNetwork> network_;
   std::unique_ptr<Outbox> outbox_peers_;
   std::unique_ptr<node::ClusterNode> node_;
+  // With --fsync always: fsyncs the log on its own thread while this loop
+  // writes the next batches (pipelined sync, replica/host.h). Null otherwise.
+  std::unique_ptr<Syncer> syncer_;
   NodeId node_id_{1};
   std::mutex bootstrap_mu_;
   mutable std::mutex topology_mu_;
