@@ -14,6 +14,7 @@ Standard library only.
 import atexit
 import ctypes
 import os
+import re
 import shutil
 import signal
 import socket
@@ -109,7 +110,7 @@ class ServerProcess:
                                          stdin=subprocess.DEVNULL,
                                          preexec_fn=_die_with_parent)
             atexit.register(self._kill)
-            if self._wait_ready():
+            if self._wait_ready() and self._answered_by_us():
                 return self
             self._kill()
         raise RuntimeError("server did not start; log:\n" + self.log_text())
@@ -128,6 +129,31 @@ class ServerProcess:
             except OSError:
                 pass
             time.sleep(0.05)
+        return False
+
+    def _answered_by_us(self):
+        """The port must be answered by our process, not by another test's
+        server that took it between free_port() and our bind (tests run in
+        parallel): INFO's process_id must be our child's pid."""
+        request = b""
+        if self.requirepass is not None:
+            request += f"AUTH {self.requirepass}\r\n".encode()
+        request += b"INFO server\r\n"
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                s.sendall(request)
+                got = b""
+                deadline = time.monotonic() + 2
+                while time.monotonic() < deadline:
+                    m = re.search(rb"process_id:(\d+)\r\n", got)
+                    if m:
+                        return int(m.group(1)) == self.proc.pid
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        return False
+                    got += chunk
+        except OSError:
+            pass
         return False
 
     def alive(self):
