@@ -64,7 +64,8 @@ std::string section_memory() {
 }
 
 std::string section_persistence() {
-  // In-memory engine only for now: nothing is loaded at start-up.
+  // Redis's RDB/AOF fields, for clients that read them: Shoal's durability is
+  // its Raft log (shoal_fsync and shoal_engine in the Server section).
   return "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:0\r\naof_enabled:0\r\n";
 }
 

@@ -20,7 +20,7 @@ from redis.connection import Connection, PythonParser
 from redis.exceptions import AuthenticationError, ConnectionError, ResponseError
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from server_proc import ServerProcess  # noqa: E402
+from server_proc import ServerProcess, is_redis  # noqa: E402
 
 SERVER_BIN = None
 PASSWORD = "py-s3cret"
@@ -398,6 +398,41 @@ class AuthCases(unittest.TestCase):
             r3.ping()
         self.assertTrue(str(cm.exception).startswith("WRONGPASS"))
         r3.close()
+
+
+class ShoalInfoCases(unittest.TestCase):
+    """Shoal's own INFO fields (not in Redis): the engine, the fsync policy and
+    the Raft log's group-commit batches, as a client reads them."""
+
+    @classmethod
+    def setUpClass(cls):
+        if is_redis(SERVER_BIN):
+            raise unittest.SkipTest("Shoal-only INFO fields")
+        cls.server = ServerProcess(SERVER_BIN).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def test_engine_fsync_and_mode(self):
+        r = make_client(self.server.port, 2)
+        server = r.info("server")
+        self.assertEqual(server["redis_mode"], "standalone")
+        self.assertEqual(server["shoal_engine"], "memory")
+        self.assertEqual(server["shoal_fsync"], "always")
+        self.assertEqual(r.info("cluster")["cluster_enabled"], 0)
+        r.close()
+
+    def test_log_batches_count_writes(self):
+        r = make_client(self.server.port, 2)
+        before = r.info("stats")["raft_log_batches"]
+        for i in range(5):
+            r.set(f"batch:{i}", "v")
+        after = r.info("stats")["raft_log_batches"]
+        # Each acknowledged SET was in a log batch; with one client and no
+        # pipelining, in its own.
+        self.assertGreaterEqual(after - before, 5)
+        r.close()
 
 
 if __name__ == "__main__":
