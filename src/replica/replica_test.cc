@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "replica/local_cluster.h"
+#include "storage/memory_engine.h"
 
 namespace shoal::replica {
 namespace {
@@ -202,6 +203,79 @@ TEST(PipelinedSync, H11_LeaderCrashLosesNoAcknowledgedWrite) {
   }
   c.start(old, false);
   c.expect_converged();
+}
+
+// H11/H12: a single-voter node restarting after a power loss must apply
+// every acknowledged write before it serves reads from its state machine.
+// KeyspaceService serves reads locally on a single-voter leader (in-memory
+// engine) as soon as open_node() returns, on the premise that every
+// acknowledged write is applied. The commit index is persisted lazily (a
+// batch that only advances it is not synced), so after a power loss the
+// last acknowledged writes are in the log above the stored commit index and
+// are applied only once the restarted leader commits an entry of its term -
+// which, with a pipelined host, needs the sync of its first batch.
+// ClusterNode::open() runs that first iteration; the replay loop that follows
+// must sync it, not stop because has_ready() is false while it waits.
+class NullTransport final : public Transport {
+ public:
+  void send(ShardId, raft::Message) override {}
+};
+
+// KeyspaceService::open_node's replay after ClusterNode::open (campaign, one
+// run_once), with sync_inline: the fixed order syncs before it looks at
+// has_ready() (open_node in keyspace_service.cc).
+void replay_like_open_node(Host& host, MemoryLogStore& store) {
+  auto sync_inline = [&] { (void)host.on_synced(host.take_sync_request(), store.sync()); };
+  for (int i = 0; i < 1000; ++i) {
+    sync_inline();
+    if (!host.replica(ShardId(1))->has_ready()) break;
+    ASSERT_TRUE(host.run_once().is_ok());
+  }
+  sync_inline();
+}
+
+TEST(PipelinedSync, H11_SingleVoterRestartAppliesAcknowledgedTailBeforeServing) {
+  MemoryLogStore store;
+  NullTransport transport;
+  testing::FakeClock clock;
+  ShardId shard(1);
+  {
+    Host host(NodeId(1), store, transport, clock, kPipelined);
+    ASSERT_TRUE(host.add_replica(shard, {}, std::vector<NodeId>{NodeId(1)},
+                                 std::make_unique<storage::MemoryEngine>())
+                    .is_ok());
+    Replica* r = host.replica(shard);
+    r->raft().campaign();
+    replay_like_open_node(host, store);
+    ASSERT_TRUE(r->is_leader());
+    // The server's loop: run, then sync what was written (on the sync thread).
+    std::optional<Status> acked;
+    r->propose(kv::WriteCommand{0, 0, clock.ms, {"SET", "x", "1"}},
+               [&](Status s, kv::RecordedReply) { acked = s; });
+    for (int i = 0; i < 10 && !acked; ++i) {
+      ASSERT_TRUE(host.run_once().is_ok());
+      if (host.wants_sync()) {
+        uint64_t ticket = host.take_sync_request();
+        ASSERT_TRUE(host.on_synced(ticket, store.sync()).is_ok());
+      }
+    }
+    ASSERT_TRUE(acked.has_value() && acked->is_ok());
+    EXPECT_EQ(r->state_machine().store().size(), 1u);
+  }
+  store.crash();  // power loss: the batch that only advanced the commit index is gone
+
+  Host host(NodeId(1), store, transport, clock, kPipelined);
+  ASSERT_TRUE(host.add_replica(shard, {}, std::nullopt, std::make_unique<storage::MemoryEngine>())
+                  .is_ok());
+  Replica* r = host.replica(shard);
+  // ClusterNode::open: a single voter campaigns at once, then one iteration.
+  r->raft().campaign();
+  ASSERT_TRUE(host.run_once().is_ok());
+  replay_like_open_node(host, store);
+  // KeyspaceService::publish_counters now enables local reads (single-voter
+  // leader): the acknowledged write must be there.
+  ASSERT_TRUE(r->is_leader());
+  EXPECT_EQ(r->state_machine().store().size(), 1u) << "acknowledged SET x lost to a local read";
 }
 
 TEST(ReplicatedShard, FollowerFarBehindCatchesUpBySnapshot) {

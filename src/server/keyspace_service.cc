@@ -201,11 +201,19 @@ Status KeyspaceService::open_node(cluster::ClusterMap map) {
   if (!config_.cluster_enabled) {
     node_->replica(ShardId(1))->set_apply_lock(&state_mu_);
   }
-  // Replay to the end of the log before serving.
-  for (int i = 0; i < 1000 && node_->has_ready(); ++i) {
-    if (Status s = node_->run_once(); !s.is_ok()) return s;
+  // Replay to the end of the log before serving. With pipelined sync the
+  // iteration ClusterNode::open ran is still waiting for its sync, and so is
+  // the restarted leader's entry of its term: until that commits, has_ready()
+  // is false although acknowledged writes above the (lazily persisted) stored
+  // commit index are unapplied - and a single-voter leader serves reads
+  // locally as soon as this returns (H11/H12). So sync before looking.
+  for (int i = 0; i < 1000; ++i) {
     sync_inline();
+    if (!node_->has_ready()) break;
+    if (Status s = node_->run_once(); !s.is_ok()) return s;
   }
+  sync_inline();
+  if (!node_->healthy()) return Status::io_error("raft log sync failed during replay");
   if (network_) network_->flush();
   publish_counters();
   publish_topology();
@@ -475,9 +483,13 @@ bool KeyspaceService::leaders_changed() {
 void KeyspaceService::publish_counters() {
   replica::Replica* r = config_.cluster_enabled ? nullptr : node_->replica(ShardId(1));
   // A durable engine is read only on the raft loop (engine.h).
+  // And only once it applied an entry of its own term: every write
+  // acknowledged before (even above a stored commit index that lagged at a
+  // power loss) is then applied, which is what try_read_local assumes (H11).
   bool single_voter_leader = r && !r->durable_state() && r->is_leader() &&
                              r->raft().conf().voters.size() == 1 &&
-                             r->raft().conf().voters_outgoing.empty() && node_->healthy();
+                             r->raft().conf().voters_outgoing.empty() && node_->healthy() &&
+                             r->raft().log().term(r->raft().log().applied()) == r->raft().term();
   local_reads_.store(single_voter_leader, std::memory_order_release);
   dbsize_.store(node_->dbsize(), std::memory_order_relaxed);
   expires_.store(node_->expires_count(), std::memory_order_relaxed);
