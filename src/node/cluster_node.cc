@@ -35,7 +35,8 @@ ClusterNode::ClusterNode(ClusterNodeOptions options, replica::LogStore& store, P
       peers_(peers),
       host_transport_(std::make_unique<HostTransport>(*this)),
 
-      host_(options_.id, store, *host_transport_, clock, replica::HostOptions{options_.sync, options_.defer_sync}),
+      host_(options_.id, store, *host_transport_, clock,
+            replica::HostOptions{options_.sync, options_.defer_sync}),
       snapshots_(std::make_unique<SnapshotShipping>(
           options_.id, options_.snapshots, host_,
           [this](NodeId to) -> transport::PeerBatch& { return peers_.outgoing(to); },

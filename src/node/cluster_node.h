@@ -70,7 +70,7 @@ struct ClusterNodeOptions {
   bool clustered = true;
   RoutingMode mode = RoutingMode::kRedirect;
   replica::ReplicaOptions replica;
-  bool sync = true;                   // fsync every batch (the LogStore may relax it)
+  bool sync = true;  // fsync every batch (the LogStore may relax it)
   // Pipelined sync (replica/host.h): batches are written unsynced and the
   // caller syncs them (sync_ticket/on_synced) while the loop goes on.
   bool defer_sync = false;

@@ -79,10 +79,22 @@ Status Host::run_once() {
   Readies readies;
   auto batch = store_.new_batch();
   bool needs_sync = false;
+  // Pipelined: while a batch that changed a term or vote waits for its sync,
+  // later messages wait too. Raft sends a leader's appends at once because
+  // its term was durable before it could win - not so for a single voter
+  // that wins alone, whose unsynced term a power loss can take back (then
+  // it wins that term again and proposes different entries at the same
+  // indexes: a learner holding the first ones would diverge).
+  bool hold = options_.defer_sync && term_vote_ticket_ > synced_;
+  bool changes_term_or_vote = false;
   for (auto& [id, r] : replicas_) {
     if (!r->has_ready()) continue;
     raft::Ready rd = r->take_ready();
-    r->send_now(rd, transport_);
+    if (hold)
+      r->hold_messages(rd);
+    else
+      r->send_now(rd, transport_);
+    changes_term_or_vote |= r->changes_term_or_vote(rd);
     needs_sync |= r->stage(rd, *batch);
     readies.emplace_back(id, std::move(rd));
   }
@@ -97,6 +109,7 @@ Status Host::run_once() {
     ++batches_;
   }
   if (options_.sync && needs_sync && options_.defer_sync) ++written_;
+  if (options_.defer_sync && changes_term_or_vote) term_vote_ticket_ = written_;
   if (written_ == synced_) {  // nothing waits for a sync: as a synchronous host
     for (auto& [shard, rd] : readies) {
       if (Replica* r = replica(shard)) r->after_persist(rd, transport_);

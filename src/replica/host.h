@@ -104,6 +104,7 @@ class Host {
   // Pipelined sync: batches written (tickets), asked to be synced, synced;
   // and the Readies of written batches waiting for their sync, in order.
   uint64_t written_ = 0, requested_ = 0, synced_ = 0;
+  uint64_t term_vote_ticket_ = 0;  // the last written batch that changed a term or vote
   std::deque<std::pair<uint64_t, Readies>> awaiting_;
   Status failure_;
   uint64_t batches_ = 0;

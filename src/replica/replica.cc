@@ -163,6 +163,13 @@ static void send_all(std::vector<raft::Message>& msgs, const raft::Snapshot& sna
   msgs.clear();
 }
 
+void Replica::hold_messages(raft::Ready& rd) {
+  rd.messages_after_persist.insert(rd.messages_after_persist.begin(),
+                                   std::make_move_iterator(rd.messages.begin()),
+                                   std::make_move_iterator(rd.messages.end()));
+  rd.messages.clear();
+}
+
 void Replica::send_now(raft::Ready& rd, Transport& transport) {
   materialize_snapshot_for(rd.messages);
   send_all(rd.messages, snapshot_, *raft_, shard_, transport);

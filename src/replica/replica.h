@@ -69,6 +69,14 @@ class Replica {
   bool has_ready() const { return raft_->has_ready() || pending_compaction_; }
   raft::Ready take_ready() { return raft_->has_ready() ? raft_->ready() : raft::Ready{}; }
   void send_now(raft::Ready& rd, Transport& transport);
+  // Instead of send_now: keeps rd.messages for after_persist (pipelined sync,
+  // host.h: peers must not hear a term this node may still lose).
+  void hold_messages(raft::Ready& rd);
+  // Whether `rd` changes the term or the vote (call before stage()).
+  bool changes_term_or_vote(const raft::Ready& rd) const {
+    return rd.hard_state &&
+           (rd.hard_state->term != staged_hs_.term || rd.hard_state->vote != staged_hs_.vote);
+  }
   // Returns whether what it staged must be fsync'd before after_persist().
   bool stage(const raft::Ready& rd, LogBatch& batch);
   void after_persist(raft::Ready& rd, Transport& transport);

@@ -265,8 +265,8 @@ TEST(PipelinedSync, H11_SingleVoterRestartAppliesAcknowledgedTailBeforeServing) 
   store.crash();  // power loss: the batch that only advanced the commit index is gone
 
   Host host(NodeId(1), store, transport, clock, kPipelined);
-  ASSERT_TRUE(host.add_replica(shard, {}, std::nullopt, std::make_unique<storage::MemoryEngine>())
-                  .is_ok());
+  ASSERT_TRUE(
+      host.add_replica(shard, {}, std::nullopt, std::make_unique<storage::MemoryEngine>()).is_ok());
   Replica* r = host.replica(shard);
   // ClusterNode::open: a single voter campaigns at once, then one iteration.
   r->raft().campaign();

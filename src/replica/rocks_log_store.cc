@@ -122,9 +122,7 @@ Status RocksLogStore::commit(LogBatch& batch, bool sync) {
   return builder_->commit(/*durability_needed=*/sync);
 }
 
-Status RocksLogStore::sync() {
-  return storage::from_rocks(db_->db()->SyncWAL(), "sync wal");
-}
+Status RocksLogStore::sync() { return storage::from_rocks(db_->db()->SyncWAL(), "sync wal"); }
 
 void RocksLogStore::stage_applied(ShardId shard, LogIndex applied) {
   auto rs = shard_storage(shard);

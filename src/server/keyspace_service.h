@@ -20,13 +20,13 @@
 
 #include <asio.hpp>
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <span>
-#include <condition_variable>
 #include <thread>
 #include <vector>
 
