@@ -8,8 +8,9 @@
 //
 // Arguments: shards (every node hosts a replica of each), fsync_no (0 =
 // always, 1 = no; storage::FsyncPolicy), inflight (proposals kept outstanding
-// across the whole cluster, spread round-robin over the shards) and compact_k
-// (ReplicaOptions::compact_after_entries, in thousands). The
+// across the whole cluster, spread round-robin over the shards), compact_k
+// (ReplicaOptions::compact_after_entries, in thousands) and pipe (1: the
+// server's pipelined sync, a sync thread per node). The
 // workload is SET of random keys out of 100,000 with 64-byte values, as
 // redis-benchmark `-d 64 -r 100000` sends them.
 //
@@ -60,6 +61,7 @@ struct RigConfig {
   storage::FsyncPolicy fsync;
   int inflight;
   uint64_t compact_after_entries;
+  bool pipelined;  // the server's pipelined sync: each node fsyncs on its own thread
   bool operator==(const RigConfig&) const = default;
 };
 
@@ -75,6 +77,8 @@ class Rig {
     o.fsync = config.fsync;
     o.dir = rig->dir_;
     o.replica.compact_after_entries = config.compact_after_entries;
+    o.host.defer_sync = config.pipelined;
+    o.sync_threads = config.pipelined;
     auto c = LocalCluster::create(o);
     if (!c.is_ok()) {
       *error = "LocalCluster::create: " + c.status().message();
@@ -192,7 +196,8 @@ std::unique_ptr<Rig>& current_rig() {
 void BM_ReplicatedSet(benchmark::State& state) {
   RigConfig config{static_cast<int>(state.range(0)),
                    state.range(1) == 0 ? storage::FsyncPolicy::kAlways : storage::FsyncPolicy::kNo,
-                   static_cast<int>(state.range(2)), static_cast<uint64_t>(state.range(3)) * 1000};
+                   static_cast<int>(state.range(2)), static_cast<uint64_t>(state.range(3)) * 1000,
+                   state.range(4) != 0};
   auto& rig = current_rig();
   if (!rig || !(rig->config() == config)) {
     if (rig) rig->drain();
@@ -216,21 +221,27 @@ void BM_ReplicatedSet(benchmark::State& state) {
   state.counters["errors"] = static_cast<double>(rig->errors());
 }
 
-// {shards, fsync (0 always, 1 no), inflight, compact_k}. compact_k: snapshot
-// and compact a shard's log every compact_k thousand entries (10 is the
-// server's default, --compact-after-entries); the 1000 rows show what the
-// whole-state snapshots cost. MinTime keeps the run under ~2 minutes.
+// {shards, fsync (0 always, 1 no), inflight, compact_k, pipe}. compact_k:
+// snapshot and compact a shard's log every compact_k thousand entries (10 is
+// the server's default, --compact-after-entries); the 1000 rows show what the
+// whole-state snapshots cost. pipe 1: the server's pipelined sync (fsync on a
+// thread per node while the loop goes on; host.h); pipe 0: each iteration
+// syncs before it goes on. MinTime keeps the run under ~3 minutes.
 BENCHMARK(BM_ReplicatedSet)
-    ->ArgNames({"shards", "fsync_no", "inflight", "compact_k"})
-    ->Args({1, 0, 256, 10})
-    ->Args({1, 1, 256, 10})
-    ->Args({1, 0, 256, 1000})
-    ->Args({1, 1, 256, 1000})
-    ->Args({1, 0, 4096, 1000})
-    ->Args({64, 0, 256, 10})
-    ->Args({64, 1, 256, 10})
-    ->Args({64, 0, 1024, 10})
-    ->Args({64, 1, 1024, 10})
+    ->ArgNames({"shards", "fsync_no", "inflight", "compact_k", "pipe"})
+    ->Args({1, 0, 256, 10, 0})
+    ->Args({1, 0, 256, 10, 1})
+    ->Args({1, 1, 256, 10, 0})
+    ->Args({1, 0, 256, 1000, 0})
+    ->Args({1, 0, 256, 1000, 1})
+    ->Args({1, 1, 256, 1000, 0})
+    ->Args({1, 0, 4096, 1000, 0})
+    ->Args({1, 0, 4096, 1000, 1})
+    ->Args({64, 0, 256, 10, 0})
+    ->Args({64, 1, 256, 10, 0})
+    ->Args({64, 0, 1024, 10, 0})
+    ->Args({64, 0, 1024, 10, 1})
+    ->Args({64, 1, 1024, 10, 0})
     ->MinTime(4.0)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);

@@ -2,7 +2,9 @@
 
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "kv/test_sink.h"
 #include "storage/memory_engine.h"
@@ -89,6 +91,15 @@ Status LocalCluster::start(NodeId id, bool bootstrap) {
   net_.down.erase(id);
   n.transport = std::make_unique<NetTransport>(net_, id);
   n.host = std::make_unique<Host>(id, store, *n.transport, *clock_, options_.host);
+  if (options_.host.defer_sync && options_.sync_threads) {
+    n.completed = std::make_shared<Node::Completed>();
+    n.syncer =
+        std::make_unique<SyncThread>(store, [c = n.completed](uint64_t ticket, Status status) {
+          std::lock_guard lock(c->mu);
+          c->syncs.emplace_back(ticket, std::move(status));
+          c->last = std::max(c->last, ticket);
+        });
+  }
   for (int s = 1; s <= options_.shards; ++s) {
     auto voters = bootstrap ? std::optional(voters_) : std::nullopt;
     Status st;
@@ -113,6 +124,9 @@ Status LocalCluster::start(NodeId id, bool bootstrap) {
 void LocalCluster::crash(NodeId id) {
   Node& n = nodes_[id];
   n.host.reset();
+  n.syncer.reset();  // a sync in progress completes first: a crash just after it
+  n.completed.reset();
+  n.asked = 0;
   n.sync_ticket.reset();
   n.transport.reset();
   if (n.memory) n.memory->crash();
@@ -139,6 +153,20 @@ void LocalCluster::pump_round() {
   }
   for (auto& [id, n] : nodes_) {
     if (!n.host) continue;
+    if (n.syncer) {
+      std::vector<std::pair<uint64_t, Status>> done;
+      {
+        std::lock_guard lock(n.completed->mu);
+        done.swap(n.completed->syncs);
+      }
+      for (auto& [ticket, status] : done) (void)n.host->on_synced(ticket, status);
+      (void)n.host->run_once();
+      if (n.host->wants_sync() && !syncs_held_) {
+        n.asked = n.host->take_sync_request();
+        n.syncer->request(n.asked);
+      }
+      continue;
+    }
     (void)n.host->run_once();  // a failed host stays failed; tests look at it
     if (!options_.host.defer_sync || syncs_held_) continue;
     // Syncs what last round's ticket covers, then takes this round's: writes
@@ -152,8 +180,23 @@ void LocalCluster::pump_round() {
   }
 }
 
+void LocalCluster::wait_for_syncs() {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  for (auto& [id, n] : nodes_) {
+    if (!n.syncer) continue;
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(n.completed->mu);
+        if (n.completed->last >= n.asked) break;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+  }
+}
+
 void LocalCluster::tick(int n) {
   for (int i = 0; i < n; ++i) {
+    if (options_.sync_threads) wait_for_syncs();
     if (owned_clock_) owned_clock_->ms += options_.tick_ms;
     for (auto& [id, node] : nodes_) {
       if (node.host) node.host->tick();

@@ -32,6 +32,7 @@
 #include "replica/host.h"
 #include "replica/log_store.h"
 #include "replica/rocks_log_store.h"
+#include "replica/sync_thread.h"
 #include "storage/group_commit.h"
 
 namespace rocksdb {
@@ -97,6 +98,10 @@ struct LocalClusterOptions {
   // batches were written (pipelined sync with a lag, replica/host.h), so the
   // tests also run with writes waiting for their sync across rounds.
   HostOptions host;
+  // With host.defer_sync: each node syncs on its own SyncThread (as the
+  // server does) instead of one pump round late; pump() hands completed
+  // syncs to the host at the start of its next round.
+  bool sync_threads = false;
   ReplicaOptions replica;  // raft.id and raft.seed are set per node by the host
   // Not owned. nullptr: an owned FakeClock, advanced by tick_ms per tick().
   env::Clock* clock = nullptr;
@@ -137,6 +142,9 @@ class LocalCluster {
   // Pipelined sync: while held, no store is synced (writes wait).
   void hold_syncs(bool on) { syncs_held_ = on; }
   // Advances the FakeClock (if owned), ticks every host, pumps; n times.
+  // With sync_threads a tick first waits (bounded) for the syncs asked for:
+  // simulated time must not run ahead of the real disk (a 10 ms tick against
+  // a 0.2 ms fsync), or elections would time out while their votes sync.
   void tick(int n = 1);
 
   Replica* replica(NodeId id, int shard = 1);
@@ -182,10 +190,20 @@ class LocalCluster {
     std::unique_ptr<NetTransport> transport;
     std::unique_ptr<Host> host;
     std::optional<uint64_t> sync_ticket;  // pipelined sync: taken last round
+    // sync_threads: the node's sync thread and the syncs it completed.
+    struct Completed {
+      std::mutex mu;
+      std::vector<std::pair<uint64_t, Status>> syncs;
+      uint64_t last = 0;  // the newest ticket synced
+    };
+    uint64_t asked = 0;  // the newest ticket handed to `syncer`
+    std::shared_ptr<Completed> completed;
+    std::unique_ptr<SyncThread> syncer;
   };
 
   explicit LocalCluster(LocalClusterOptions options);
   Status open_store(NodeId id);
+  void wait_for_syncs();
   std::string node_dir(NodeId id) const;
 
   LocalClusterOptions options_;

@@ -6,6 +6,7 @@
 #include <future>
 
 #include "env/posix_disk.h"
+#include "replica/sync_thread.h"
 #include "server/cluster_files.h"
 
 namespace shoal::server {
@@ -35,54 +36,6 @@ class KeyspaceService::Outbox final : public node::PeerOutbox {
  private:
   transport::PeerNetwork* net_;
   transport::PeerBatch scratch_;
-};
-
-// The fsync thread of the pipelined sync. request() asks for a sync covering
-// `ticket` (requests coalesce: one sync answers every ticket asked before it
-// started); `done` runs on this thread after each sync and must post to the
-// raft loop.
-class KeyspaceService::Syncer {
- public:
-  Syncer(replica::LogStore& store, std::function<void(uint64_t, Status)> done)
-      : store_(store), done_(std::move(done)), thread_([this] { run(); }) {}
-  ~Syncer() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  void request(uint64_t ticket) {
-    {
-      std::lock_guard lock(mu_);
-      wanted_ = std::max(wanted_, ticket);
-    }
-    cv_.notify_one();
-  }
-
- private:
-  void run() {
-    std::unique_lock lock(mu_);
-    while (true) {
-      cv_.wait(lock, [this] { return stopping_ || wanted_ > synced_; });
-      if (wanted_ <= synced_) return;  // stopping, nothing left to sync
-      uint64_t ticket = wanted_;
-      lock.unlock();
-      Status s = store_.sync();
-      done_(ticket, s);
-      lock.lock();
-      synced_ = ticket;
-    }
-  }
-
-  replica::LogStore& store_;
-  std::function<void(uint64_t, Status)> done_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  uint64_t wanted_ = 0, synced_ = 0;
-  bool stopping_ = false;
-  std::thread thread_;  // last: starts after the fields it reads
 };
 
 cluster::LeaderView Topology::leader_view() const {
@@ -121,7 +74,7 @@ Status KeyspaceService::start() {
   if (!store.is_ok()) return store.status();
   store_ = std::move(store).value();
   if (policy_of(config_.fsync) == storage::FsyncPolicy::kAlways) {
-    syncer_ = std::make_unique<Syncer>(*store_, [this](uint64_t ticket, Status s) {
+    syncer_ = std::make_unique<replica::SyncThread>(*store_, [this](uint64_t ticket, Status s) {
       asio::post(loop_, [this, ticket, s = std::move(s)] {
         if (!node_ || stopped_) return;
         if (Status r = node_->on_synced(ticket, s); !r.is_ok()) healthy_ = false;

@@ -20,7 +20,6 @@
 
 #include <asio.hpp>
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -36,6 +35,7 @@
 #include "kv/recorded_reply.h"
 #include "node/cluster_node.h"
 #include "replica/rocks_log_store.h"
+#include "replica/sync_thread.h"
 #include "server/config.h"
 #include "transport/peer_network.h"
 
@@ -117,7 +117,6 @@ class KeyspaceService {
 
  private:
   class Outbox;
-  class Syncer;
   void sync_inline();
   Status open_node(cluster::ClusterMap map);
   void publish_topology();
@@ -141,7 +140,7 @@ class KeyspaceService {
   std::unique_ptr<node::ClusterNode> node_;
   // With --fsync always: fsyncs the log on its own thread while this loop
   // writes the next batches (pipelined sync, replica/host.h). Null otherwise.
-  std::unique_ptr<Syncer> syncer_;
+  std::unique_ptr<replica::SyncThread> syncer_;
   NodeId node_id_{1};
   std::mutex bootstrap_mu_;
   mutable std::mutex topology_mu_;
