@@ -112,7 +112,7 @@ void ClusterNode::forget_client(uint64_t client) {
   it->second.waiting.clear();
   end_waits_of(client);  // a WAIT would otherwise hold the client until it is satisfied
   it = clients_.find(client);
-  if (it != clients_.end() && it->second.idle() && !pumping_.count(client)) clients_.erase(it);
+  if (it != clients_.end() && it->second.idle() && !it->second.pumping) clients_.erase(it);
 }
 
 // A command is pipelined when it is a write to a shard this node leads and
@@ -126,12 +126,15 @@ bool ClusterNode::is_pipelined(Op& op) {
 }
 
 void ClusterNode::pump(uint64_t client) {
-  if (!pumping_.insert(client).second) return;
-  while (true) {
-    auto it = clients_.find(client);
-    if (it == clients_.end()) break;
-    ClientQueue& q = it->second;
-    if (q.waiting.empty() || q.barrier_in_flight) break;
+  auto it = clients_.find(client);
+  // A completion called back from start() below ends here: the outer pump
+  // goes on with this client.
+  if (it == clients_.end() || it->second.pumping) return;
+  // `it` stays valid: a client being pumped is never erased (forget_client
+  // checks the flag; the erase below comes after it is cleared).
+  ClientQueue& q = it->second;
+  q.pumping = true;
+  while (!q.waiting.empty() && !q.barrier_in_flight) {
     bool pipelined = is_pipelined(q.waiting.front());
     if (!pipelined && q.writes_in_flight > 0) break;
     Op op = std::move(q.waiting.front());
@@ -142,9 +145,8 @@ void ClusterNode::pump(uint64_t client) {
       q.barrier_in_flight = true;
     start(client, std::move(op), pipelined);
   }
-  pumping_.erase(client);
-  auto it = clients_.find(client);
-  if (it != clients_.end() && it->second.waiting.empty() && it->second.idle()) clients_.erase(it);
+  q.pumping = false;
+  if (q.waiting.empty() && q.idle()) clients_.erase(it);
 }
 
 void ClusterNode::start(uint64_t client, Op op, bool pipelined) {

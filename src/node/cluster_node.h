@@ -159,6 +159,7 @@ class ClusterNode {
     std::deque<Op> waiting;
     int writes_in_flight = 0;
     bool barrier_in_flight = false;
+    bool pumping = false;  // pump() is running for this client (re-entrancy guard)
     bool idle() const { return writes_in_flight == 0 && !barrier_in_flight; }
   };
   // A command forwarded to a shard's leader, awaiting its response.
@@ -243,7 +244,6 @@ class ClusterNode {
   const cluster::ShardInfo* shard_info(ShardId id) const;
   LeaderTable leaders_;
   std::map<uint64_t, ClientQueue> clients_;
-  std::set<uint64_t> pumping_;
   std::map<uint64_t, Forward> forwards_;  // by request id
   std::deque<Waiting> waiting_;           // commands waiting for a leader
   std::vector<ReplicaWait> waits_;        // WAIT commands
