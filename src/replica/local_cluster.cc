@@ -161,14 +161,14 @@ void LocalCluster::pump_round() {
       }
       for (auto& [ticket, status] : done) (void)n.host->on_synced(ticket, status);
       (void)n.host->run_once();
-      if (n.host->wants_sync() && !syncs_held_) {
+      if (n.host->wants_sync() && !held(id)) {
         n.asked = n.host->take_sync_request();
         n.syncer->request(n.asked);
       }
       continue;
     }
     (void)n.host->run_once();  // a failed host stays failed; tests look at it
-    if (!options_.host.defer_sync || syncs_held_) continue;
+    if (!options_.host.defer_sync || held(id)) continue;
     // Syncs what last round's ticket covers, then takes this round's: writes
     // wait one round for their sync.
     if (n.sync_ticket) {

@@ -141,6 +141,13 @@ class LocalCluster {
   void pump_round();
   // Pipelined sync: while held, no store is synced (writes wait).
   void hold_syncs(bool on) { syncs_held_ = on; }
+  // The same for one node only.
+  void hold_syncs(NodeId id, bool on) {
+    if (on)
+      held_nodes_.insert(id);
+    else
+      held_nodes_.erase(id);
+  }
   // Advances the FakeClock (if owned), ticks every host, pumps; n times.
   // With sync_threads a tick first waits (bounded) for the syncs asked for:
   // simulated time must not run ahead of the real disk (a 10 ms tick against
@@ -215,6 +222,8 @@ class LocalCluster {
   Network net_;
   std::map<NodeId, Node> nodes_;
   bool syncs_held_ = false;
+  std::set<NodeId> held_nodes_;
+  bool held(NodeId id) const { return syncs_held_ || held_nodes_.count(id) > 0; }
 };
 
 }  // namespace shoal::replica::testing

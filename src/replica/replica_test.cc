@@ -197,6 +197,68 @@ TEST(PipelinedSync, H11_LeaderCrashLosesNoAcknowledgedWrite) {
   leader_crash_loses_no_acknowledged_write(kPipelined);
 }
 
+// Pipelined sync with a learner: a single voter wins an election alone, so
+// its new term is not durable when it starts replicating. Entries it sends
+// in that term before the term is synced may be lost with the term at a
+// power loss; the node then wins the same term again and proposes other
+// entries at the same indexes, and a learner holding the first ones would
+// keep them (same index, same term) - a silent divergence (H19). The host
+// holds messages while a term change waits for its sync.
+TEST(PipelinedSync, H19_SingleVoterSendsNothingOfAnUnsyncedTermToItsLearner) {
+  LocalClusterOptions o;
+  o.nodes = 2;
+  o.bootstrap = false;
+  o.host = kPipelined;
+  auto made = LocalCluster::create(std::move(o));
+  ASSERT_TRUE(made.is_ok()) << made.status().to_string();
+  LocalCluster& c = *made.value();
+  const NodeId voter(1), learner(2);
+  // Both nodes start from the same stored snapshot: voters {1}, learners {2}.
+  c.crash(voter);
+  c.crash(learner);
+  raft::Snapshot snap;
+  snap.meta.index = LogIndex(1);
+  snap.meta.term = Term(1);
+  snap.meta.conf.voters = {voter};
+  snap.meta.conf.learners = {learner};
+  snap.data = kv::StateMachine(std::make_unique<storage::MemoryEngine>()).snapshot_data();
+  for (NodeId id : {voter, learner}) {
+    MemoryLogStore* store = c.memory_store(id);
+    auto batch = store->new_batch();
+    batch->put_snapshot(ShardId(1), snap);
+    batch->put_hard_state(ShardId(1), raft::HardState{Term(1), NodeId(0), LogIndex(1)});
+    ASSERT_TRUE(store->commit(*batch, /*sync=*/true).is_ok());
+  }
+  ASSERT_TRUE(c.start(voter, false).is_ok());
+  ASSERT_TRUE(c.start(learner, false).is_ok());
+  ASSERT_EQ(c.wait_leader(), voter);
+  ASSERT_TRUE(c.write({"SET", "a", "1"}).status.is_ok());
+  ASSERT_TRUE(c.converge().is_ok());
+
+  // The voter restarts and wins the next term alone; nothing it writes is
+  // synced from now on. It proposes x once the learner has answered it.
+  c.crash(voter);
+  c.hold_syncs(voter, true);
+  ASSERT_TRUE(c.start(voter, false).is_ok());
+  ASSERT_EQ(c.wait_leader(), voter);
+  c.tick(5);
+  std::optional<testing::Outcome> x;
+  c.propose({"SET", "k", "x"}, 0, 0, 1, [&](const testing::Outcome& out) { x = out; });
+  c.tick(10);
+  EXPECT_FALSE(x.has_value() && x->status.is_ok()) << "acknowledged before its sync";
+
+  // Power loss of the voter: its term, and x, are gone. It wins the same
+  // term again and writes y where x was.
+  c.crash(voter);
+  c.hold_syncs(voter, false);
+  ASSERT_TRUE(c.start(voter, false).is_ok());
+  ASSERT_EQ(c.wait_leader(), voter);
+  ASSERT_TRUE(c.write({"SET", "k", "y"}).status.is_ok());
+  Status same = c.converge();
+  EXPECT_TRUE(same.is_ok()) << same.to_string();
+  EXPECT_EQ(c.read(voter, {"GET", "k"}), "$y");
+}
+
 // H11/H12: a single-voter node restarting after a power loss must apply
 // every acknowledged write before it serves reads from its state machine.
 // KeyspaceService serves reads locally on a single-voter leader (in-memory
