@@ -32,7 +32,6 @@
 #pragma once
 
 #include <deque>
-
 #include <map>
 #include <memory>
 #include <optional>
@@ -82,8 +81,6 @@ class Host {
   // The sync taken as `ticket` finished (on the host's thread): finishes the
   // batches it covers, or stops the host if it failed.
   Status on_synced(uint64_t ticket, const Status& status);
-  // Batches written and waiting for their sync.
-  size_t batches_awaiting_sync() const { return awaiting_.size(); }
 
   NodeId node() const { return node_; }
   bool failed() const { return !failure_.is_ok(); }

@@ -87,7 +87,7 @@ Status LocalCluster::start(NodeId id, bool bootstrap) {
   if (running(id)) return Status::invalid_argument("node already running");
   if (Status s = open_store(id); !s.is_ok()) return s;
   Node& n = nodes_[id];
-  LogStore& store = n.memory ? static_cast<LogStore&>(*n.memory) : *n.rocks;
+  LogStore& store = store_of(n);
   net_.down.erase(id);
   n.transport = std::make_unique<NetTransport>(net_, id);
   n.host = std::make_unique<Host>(id, store, *n.transport, *clock_, options_.host);
@@ -172,8 +172,7 @@ void LocalCluster::pump_round() {
     // Syncs what last round's ticket covers, then takes this round's: writes
     // wait one round for their sync.
     if (n.sync_ticket) {
-      LogStore& store = n.memory ? static_cast<LogStore&>(*n.memory) : *n.rocks;
-      (void)n.host->on_synced(*n.sync_ticket, store.sync());
+      (void)n.host->on_synced(*n.sync_ticket, store_of(n).sync());
       n.sync_ticket.reset();
     }
     if (n.host->wants_sync()) n.sync_ticket = n.host->take_sync_request();

@@ -139,9 +139,11 @@ class LocalCluster {
   void pump();
   // One such round.
   void pump_round();
-  // Pipelined sync: while held, no store is synced (writes wait).
-  void hold_syncs(bool on) { syncs_held_ = on; }
-  // The same for one node only.
+  // Pipelined sync: while a node's syncs are held its store is not synced
+  // (its writes wait). For one node, or for every node.
+  void hold_syncs(bool on) {
+    for (NodeId id : voters_) hold_syncs(id, on);
+  }
   void hold_syncs(NodeId id, bool on) {
     if (on)
       held_nodes_.insert(id);
@@ -210,6 +212,9 @@ class LocalCluster {
 
   explicit LocalCluster(LocalClusterOptions options);
   Status open_store(NodeId id);
+  static LogStore& store_of(Node& n) {
+    return n.memory ? static_cast<LogStore&>(*n.memory) : *n.rocks;
+  }
   void wait_for_syncs();
   std::string node_dir(NodeId id) const;
 
@@ -221,9 +226,8 @@ class LocalCluster {
   std::vector<NodeId> voters_;
   Network net_;
   std::map<NodeId, Node> nodes_;
-  bool syncs_held_ = false;
   std::set<NodeId> held_nodes_;
-  bool held(NodeId id) const { return syncs_held_ || held_nodes_.count(id) > 0; }
+  bool held(NodeId id) const { return held_nodes_.count(id) > 0; }
 };
 
 }  // namespace shoal::replica::testing

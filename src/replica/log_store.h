@@ -85,7 +85,8 @@ class MemoryLogStore final : public LogStore {
   Status sync() override;
   Result<std::optional<StoredState>> load(ShardId shard) override;
 
-  // Simulated power loss: everything not committed with sync=true is gone.
+  // Simulated power loss: everything not made durable (by commit with
+  // sync=true or by sync()) is gone.
   void crash();
   // Makes the next commit fail with an I/O error (nothing is applied).
   void fail_next_commit() { fail_next_ = true; }

@@ -214,7 +214,7 @@ bool Replica::stage(const raft::Ready& rd, LogBatch& batch) {
     // commit index alone may lag (Raft keeps it volatile: a restarted node
     // learns it again), so a batch that only advances it needs no fsync -
     // the next synced write makes it durable anyway (the log is sequential).
-    needs_sync |= rd.hard_state->term != staged_hs_.term || rd.hard_state->vote != staged_hs_.vote;
+    needs_sync |= changes_term_or_vote(rd);
     staged_hs_ = *rd.hard_state;
   }
   if (!rd.entries.empty()) {
