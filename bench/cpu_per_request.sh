@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# One redis-benchmark SET run against a fresh server, printing its throughput
+# and the server's CPU time per request (user + system, all threads, from
+# /proc/PID/stat around the run, after a 100k-request warm-up). The figure
+# session 4 used to compare builds on a noisy shared machine: run two
+# binaries alternately several times and compare medians (docs/benchmarks.md).
+#
+# Usage: bench/cpu_per_request.sh BIN "SERVER ARGS" [PIPELINE=16] [REQUESTS=300000]
+#   BIN is a shoal-server binary, or "redis" for redis-server on PATH.
+# Example:
+#   for i in 1 2 3; do for b in /tmp/old /tmp/new; do
+#     bench/cpu_per_request.sh $b "--fsync no --i-accept-data-loss-on-crash"; done; done
+set -euo pipefail
+BIN=$1
+ARGS=${2:-}
+PIPELINE=${3:-16}
+REQUESTS=${4:-300000}
+DIR=$(mktemp -d)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# shellcheck disable=SC2086  # ARGS is a list of flags
+if [[ $BIN == redis ]]; then
+  redis-server --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --save '' $ARGS >"$DIR/log" 2>&1 &
+else
+  "$BIN" --port "$PORT" --bind 127.0.0.1 --data-dir "$DIR" --log-level warn $ARGS >"$DIR/log" 2>&1 &
+fi
+PID=$!
+cleanup() {  # only the server this script started, by PID
+  kill "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+for _ in $(seq 100); do
+  [[ $(redis-cli -p "$PORT" PING 2>/dev/null) == PONG ]] && break
+  sleep 0.1
+done
+bench() { redis-benchmark -p "$PORT" -c 50 -d 64 -r 100000 "$@" -t set --csv 2>/dev/null; }
+bench -n 100000 -P 16 >/dev/null
+ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+before=$(ticks)
+rps=$(bench -n "$REQUESTS" -P "$PIPELINE" | awk -F, 'NR > 1 { gsub(/"/, ""); print $2 }')
+after=$(ticks)
+echo "$(basename "$BIN") -P $PIPELINE rps=$rps cpu_us_per_request=$(awk -v a="$before" -v b="$after" \
+  -v n="$REQUESTS" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) * 1e6 / hz / n }')"
