@@ -9,7 +9,7 @@
 // Arguments: shards (every node hosts a replica of each), fsync_no (0 =
 // always, 1 = no; storage::FsyncPolicy), inflight (proposals kept outstanding
 // across the whole cluster, spread round-robin over the shards), compact_k
-// (ReplicaOptions::compact_after_entries, in thousands) and pipe (1: the
+// (ReplicaOptions::compact_after_writes, in thousands) and pipe (1: the
 // server's pipelined sync, a sync thread per node). The
 // workload is SET of random keys out of 100,000 with 64-byte values, as
 // redis-benchmark `-d 64 -r 100000` sends them.
@@ -60,7 +60,7 @@ struct RigConfig {
   int shards;
   storage::FsyncPolicy fsync;
   int inflight;
-  uint64_t compact_after_entries;
+  uint64_t compact_after_writes;
   bool pipelined;  // the server's pipelined sync: each node fsyncs on its own thread
   bool operator==(const RigConfig&) const = default;
 };
@@ -76,7 +76,7 @@ class Rig {
     o.store = testing::StoreKind::kRocks;
     o.fsync = config.fsync;
     o.dir = rig->dir_;
-    o.replica.compact_after_entries = config.compact_after_entries;
+    o.replica.compact_after_writes = config.compact_after_writes;
     o.host.defer_sync = config.pipelined;
     o.sync_threads = config.pipelined;
     auto c = LocalCluster::create(o);

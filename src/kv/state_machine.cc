@@ -53,17 +53,28 @@ void StateMachine::forget(uint64_t client_id) {
   if (session_store_) session_store_->del(session_key(client_id));
 }
 
-RecordedReply StateMachine::apply_bytes(std::string_view entry) {
-  auto cmd = decode_write_command(entry);
-  if (!cmd.is_ok()) {
-    RecordedReply r;
-    r.error("ERR corrupt log entry: " + cmd.status().message());
-    return r;
+void StateMachine::apply_entry(std::string_view entry, std::vector<RecordedReply>& replies) {
+  auto corrupt = [&](const Status& why) {
+    replies.emplace_back().error("ERR corrupt log entry: " + why.message());
+  };
+  auto commands = split_write_entry(entry);
+  if (!commands.is_ok()) return corrupt(commands.status());
+  for (std::string_view bytes : commands.value()) {
+    auto cmd = decode_write_command_view(bytes);
+    if (!cmd.is_ok()) {
+      corrupt(cmd.status());
+      continue;
+    }
+    replies.push_back(apply(cmd.value()));
   }
-  return apply(cmd.value());
 }
 
 RecordedReply StateMachine::apply(const WriteCommand& cmd) {
+  return apply(
+      WriteCommandView{cmd.client_id, cmd.seq, cmd.now_ms, {cmd.args.begin(), cmd.args.end()}});
+}
+
+RecordedReply StateMachine::apply(const WriteCommandView& cmd) {
   expire_sessions(cmd.now_ms);
   RecordedReply reply;
   if (cmd.client_id != 0) {
@@ -76,7 +87,7 @@ RecordedReply StateMachine::apply(const WriteCommand& cmd) {
       return reply;
     }
   }
-  std::vector<std::string_view> args(cmd.args.begin(), cmd.args.end());
+  const std::vector<std::string_view>& args = cmd.args;
   const auto& table = CommandTable::instance();
   const CommandSpec* spec = args.empty() ? nullptr : table.find(args[0]);
   if (spec && table.is_container(*spec) && args.size() >= 2) spec = table.find_sub(*spec, args[1]);

@@ -45,10 +45,14 @@ class StateMachine {
 
   // Applies one committed write; returns its reply (also for duplicates).
   RecordedReply apply(const WriteCommand& cmd);
-  // Applies raw entry bytes; a corrupt entry yields an error reply and
-  // changes nothing (it was validated by the proposer, so this means a bug or
-  // a disk fault that the log's checksum missed: surfaced, never guessed).
-  RecordedReply apply_bytes(std::string_view entry);
+  RecordedReply apply(const WriteCommandView& cmd);
+  // Applies a committed entry's bytes (one command or a batch,
+  // write_command.h) and appends one reply per command, in order. A corrupt
+  // command yields an error reply and changes nothing (it was validated by
+  // the proposer, so this means a bug or a disk fault that the log's
+  // checksum missed: surfaced, never guessed); a corrupt batch frame yields
+  // a single error reply.
+  void apply_entry(std::string_view entry, std::vector<RecordedReply>& replies);
 
   // Executes a read-only command against the current state.
   void read(const CommandSpec& spec, std::span<const std::string_view> args, int64_t now_ms,

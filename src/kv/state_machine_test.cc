@@ -84,6 +84,16 @@ TEST(StateMachine, H19_ReplicasAgreeOnStateAndExpiry) {
   auto b = make();
   int64_t now = 1'700'000'000'000;
   std::vector<std::string> ops = {"SET", "INCR", "APPEND", "PEXPIRE", "DEL", "shoal.expire"};
+  WriteEntryBuilder pending;
+  std::vector<std::string> expected;  // a's replies to the commands pending for b
+  auto flush = [&] {
+    if (pending.empty()) return;
+    std::vector<RecordedReply> rb;
+    b.apply_entry(pending.finish(), rb);
+    ASSERT_EQ(rb.size(), expected.size());
+    for (size_t j = 0; j < rb.size(); ++j) EXPECT_EQ(text(rb[j]), expected[j]) << j;
+    expected.clear();
+  };
   for (int i = 0; i < 3000; ++i) {
     now += rng() % 7;
     std::string key = "k" + std::to_string(rng() % 20);
@@ -112,9 +122,15 @@ TEST(StateMachine, H19_ReplicasAgreeOnStateAndExpiry) {
       }
     }
     WriteCommand cmd = w(1 + rng() % 3, static_cast<uint64_t>(i + 1), now, args);
-    std::string entry = encode_write_command(cmd);
-    EXPECT_EQ(text(a.apply_bytes(entry)), text(b.apply_bytes(entry))) << i;
+    // `a` applies single-command entries, `b` the same commands in batches
+    // of up to five: the state and the replies must not differ.
+    std::vector<RecordedReply> ra;
+    a.apply_entry(encode_write_command(cmd), ra);
+    pending.add(cmd);
+    expected.push_back(text(ra.at(0)));
+    if (rng() % 5 == 0) flush();
   }
+  flush();
   EXPECT_EQ(a.state_hash(), b.state_hash());
   EXPECT_EQ(a.store().size(), b.store().size());
 }
@@ -154,7 +170,59 @@ TEST(StateMachine, RejectsReadsAndCorruptEntries) {
   EXPECT_EQ(text(sm.apply(w(0, 0, 1, {"SET", "k"}))), "-ERR not a replicated write command");
   EXPECT_EQ(text(sm.apply(w(0, 0, 1, {"shoal.expire", "k"}))),
             "-ERR not a replicated write command");
-  EXPECT_EQ(text(sm.apply_bytes("garbage")).substr(0, 24), "-ERR corrupt log entry: ");
+  std::vector<RecordedReply> replies;
+  sm.apply_entry("garbage", replies);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(text(replies[0]).substr(0, 24), "-ERR corrupt log entry: ");
+}
+
+TEST(WriteEntryBuilder, OneCommandIsAPlainEntryAndABatchSplitsInOrder) {
+  WriteEntryBuilder b;
+  WriteCommand one = w(7, 9, 1234, {"SET", "k", std::string("v\0x", 3)});
+  b.add(one);
+  EXPECT_EQ(b.finish(), encode_write_command(one));
+  EXPECT_TRUE(b.empty());
+  std::vector<WriteCommand> cmds;
+  for (int i = 0; i < 200; ++i) {
+    cmds.push_back(w(i, i + 1, 1000 + i, {"SET", "key" + std::to_string(i), std::string(i, 'v')}));
+    b.add(cmds.back());
+  }
+  EXPECT_EQ(b.count(), 200u);
+  std::string entry = b.finish();
+  auto parts = split_write_entry(entry);
+  ASSERT_TRUE(parts.is_ok()) << parts.status().message();
+  ASSERT_EQ(parts.value().size(), cmds.size());
+  for (size_t i = 0; i < cmds.size(); ++i) {
+    auto back = decode_write_command(parts.value()[i]);
+    ASSERT_TRUE(back.is_ok());
+    EXPECT_EQ(back.value(), cmds[i]);
+  }
+  EXPECT_TRUE(b.empty());
+}
+
+// The log record's CRC catches flipped bits; the frame must still never
+// read past its bytes or yield a command from a cut entry.
+TEST(WriteEntryBuilder, EveryTruncationOfABatchIsRejected) {
+  WriteEntryBuilder b;
+  b.add(w(1, 1, 5, {"SET", "a", "1"}));
+  b.add(w(1, 2, 6, {"INCR", "n"}));
+  b.add(w(0, 0, 7, {"APPEND", "s", "xyz"}));
+  std::string entry = b.finish();
+  for (size_t cut = 0; cut < entry.size(); ++cut) {
+    auto parts = split_write_entry(entry.substr(0, cut));
+    if (!parts.is_ok()) continue;
+    bool all_decode = true;
+    for (auto p : parts.value()) all_decode &= decode_write_command(p).is_ok();
+    EXPECT_FALSE(all_decode) << cut;
+  }
+  EXPECT_FALSE(split_write_entry(entry + "x").is_ok());
+  auto sm = make();
+  std::vector<RecordedReply> replies;
+  sm.apply_entry(entry, replies);
+  ASSERT_EQ(replies.size(), 3u);
+  EXPECT_EQ(text(replies[0]), "+OK");
+  EXPECT_EQ(text(replies[1]), ":1");
+  EXPECT_EQ(text(replies[2]), ":3");
 }
 
 }  // namespace

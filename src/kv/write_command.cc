@@ -5,24 +5,42 @@
 namespace shoal::kv {
 namespace {
 constexpr uint8_t kVersion = 1;
+constexpr uint8_t kBatchVersion = 2;
 constexpr uint64_t kMaxArgs = 1u << 24;
-}  // namespace
 
-std::string encode_write_command(const WriteCommand& cmd) {
-  size_t size = 32;
-  for (const auto& a : cmd.args) size += a.size() + 5;
-  std::string out;
-  out.reserve(size);
+size_t varint_size(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+size_t encoded_size(const WriteCommand& cmd) {
+  size_t size = 1 + 24 + varint_size(cmd.args.size());
+  for (const auto& a : cmd.args) size += varint_size(a.size()) + a.size();
+  return size;
+}
+
+void append_write_command(std::string& out, const WriteCommand& cmd) {
   out.push_back(static_cast<char>(kVersion));
   put_fixed64(out, cmd.client_id);
   put_fixed64(out, cmd.seq);
   put_fixed64(out, static_cast<uint64_t>(cmd.now_ms));
   put_varint64(out, cmd.args.size());
   for (const auto& a : cmd.args) put_length_prefixed(out, a);
+}
+}  // namespace
+
+std::string encode_write_command(const WriteCommand& cmd) {
+  std::string out;
+  out.reserve(encoded_size(cmd));
+  append_write_command(out, cmd);
   return out;
 }
 
-Result<WriteCommand> decode_write_command(std::string_view bytes) {
+Result<WriteCommandView> decode_write_command_view(std::string_view bytes) {
   ByteReader r(bytes);
   auto version = r.bytes(1);
   if (!version || static_cast<uint8_t>((*version)[0]) != kVersion) {
@@ -35,15 +53,68 @@ Result<WriteCommand> decode_write_command(std::string_view bytes) {
   if (!client || !seq || !now || !argc || *argc == 0 || *argc > kMaxArgs || *argc > r.remaining()) {
     return Status::corruption("write command: bad header");
   }
-  WriteCommand cmd{*client, *seq, static_cast<int64_t>(*now), {}};
+  WriteCommandView cmd{*client, *seq, static_cast<int64_t>(*now), {}};
   cmd.args.reserve(*argc);
   for (uint64_t i = 0; i < *argc; ++i) {
     auto a = r.length_prefixed();
     if (!a) return Status::corruption("write command: truncated argument");
-    cmd.args.emplace_back(*a);
+    cmd.args.push_back(*a);
   }
   if (!r.empty()) return Status::corruption("write command: trailing bytes");
   return cmd;
+}
+
+Result<WriteCommand> decode_write_command(std::string_view bytes) {
+  auto view = decode_write_command_view(bytes);
+  if (!view.is_ok()) return view.status();
+  const WriteCommandView& v = view.value();
+  return WriteCommand{v.client_id, v.seq, v.now_ms, {v.args.begin(), v.args.end()}};
+}
+
+void WriteEntryBuilder::add(const WriteCommand& cmd) {
+  if (count_ == 0) {
+    out_.clear();
+    out_.push_back(static_cast<char>(kBatchVersion));
+    put_fixed32(out_, 0);  // the count, set by finish()
+  }
+  size_t size = encoded_size(cmd);
+  put_varint64(out_, size);
+  if (count_ == 0) first_at_ = out_.size();
+  append_write_command(out_, cmd);
+  ++count_;
+}
+
+std::string WriteEntryBuilder::finish() {
+  std::string entry;
+  if (count_ == 1) {
+    entry = out_.substr(first_at_);
+  } else if (count_ > 1) {
+    for (int i = 0; i < 4; ++i) out_[1 + i] = static_cast<char>(count_ >> (8 * i));
+    entry = std::move(out_);
+  }
+  out_.clear();
+  count_ = 0;
+  return entry;
+}
+
+Result<std::vector<std::string_view>> split_write_entry(std::string_view entry) {
+  if (entry.empty()) return Status::corruption("write entry: empty");
+  if (static_cast<uint8_t>(entry[0]) != kBatchVersion) return std::vector<std::string_view>{entry};
+  ByteReader r(entry.substr(1));
+  auto count = r.fixed32();
+  // Every command takes at least two bytes (a length and a version).
+  if (!count || *count < 2 || *count > r.remaining() / 2) {
+    return Status::corruption("write entry: bad batch header");
+  }
+  std::vector<std::string_view> commands;
+  commands.reserve(*count);
+  for (uint32_t i = 0; i < *count; ++i) {
+    auto c = r.length_prefixed();
+    if (!c || c->empty()) return Status::corruption("write entry: truncated batch");
+    commands.push_back(*c);
+  }
+  if (!r.empty()) return Status::corruption("write entry: trailing bytes");
+  return commands;
 }
 
 }  // namespace shoal::kv

@@ -38,7 +38,7 @@ class SimCluster {
     o.durable_engine = durable_engine;
     o.dir = "/db";
     o.fsync = fsync;
-    o.replica.compact_after_entries = compact_after;
+    o.replica.compact_after_writes = compact_after;
     for (int i = 1; i <= kNodes; ++i) {
       NodeId id(i);
       disks_[id] = std::make_unique<env::SimDisk>(seed * 31 + i);

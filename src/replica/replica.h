@@ -35,10 +35,12 @@ namespace shoal::replica {
 
 struct ReplicaOptions {
   raft::Config raft;
-  // Snapshot the state machine and compact the log once this many entries
-  // (and at least as many as there are keys) were applied since the last
-  // snapshot.
-  uint64_t compact_after_entries = 10000;
+  // Snapshot the state machine and compact the log once this many writes
+  // (and, for an in-memory state, at least as many as there are keys) were
+  // applied since the last snapshot. Writes, not entries: an entry carries a
+  // batch of writes, and the log's size and a snapshot's cost both follow the
+  // writes.
+  uint64_t compact_after_writes = 10000;
   kv::StateMachineOptions state_machine;
 };
 
@@ -58,6 +60,9 @@ class Replica {
                                                std::unique_ptr<storage::Engine> sessions = nullptr);
 
   // --- clients ---
+  // Writes proposed during one host iteration share one log entry
+  // (kv::WriteEntryBuilder): they are collected here and proposed to Raft as
+  // one entry by take_ready(), or as soon as the batch is full.
   void propose(const kv::WriteCommand& cmd, ReplyCallback done);
   // A linearizable read (ReadIndex or lease, per the raft config).
   void read(const kv::CommandSpec& spec, std::vector<std::string> args, ReplyCallback done);
@@ -66,8 +71,11 @@ class Replica {
   size_t propose_expirations(size_t limit);
 
   // --- host loop ---
-  bool has_ready() const { return raft_->has_ready() || pending_compaction_; }
-  raft::Ready take_ready() { return raft_->has_ready() ? raft_->ready() : raft::Ready{}; }
+  bool has_ready() const { return raft_->has_ready() || pending_compaction_ || !batch_.empty(); }
+  raft::Ready take_ready() {
+    propose_batch();
+    return raft_->has_ready() ? raft_->ready() : raft::Ready{};
+  }
   void send_now(raft::Ready& rd, Transport& transport);
   // Instead of send_now: keeps rd.messages for after_persist (pipelined sync,
   // host.h: peers must not hear a term this node may still lose).
@@ -101,8 +109,12 @@ class Replica {
  private:
   Replica(ShardId shard, const ReplicaOptions& options, env::Clock& clock,
           std::unique_ptr<kv::StateMachine> sm);
+  // Proposes the collected writes as one entry.
+  void propose_batch();
   void handle_outcomes(const raft::Ready& rd);
   void apply_entry(const raft::Entry& e);
+  static void answer(std::vector<ReplyCallback>& done,
+                     const std::vector<kv::RecordedReply>& replies);
   void serve_reads();
   std::optional<int64_t> stored_expiry(const std::string& key) const;
   void propose_expiry(const std::string& key, int64_t at, std::function<void()> on_done);
@@ -132,10 +144,19 @@ class Replica {
   bool durable_ = false;
   bool applied_dirty_ = false;
   LogIndex applied_;
-  std::map<raft::ProposalId, ReplyCallback> proposed_;                 // awaiting an outcome
-  std::map<LogIndex, ReplyCallback> committed_;                        // awaiting apply
-  std::deque<std::pair<LogIndex, kv::RecordedReply>> recent_replies_;  // bounded
-  std::map<uint64_t, PendingRead> reads_;                              // by read context
+  // The writes of the entry being collected, and their callbacks in order.
+  kv::WriteEntryBuilder batch_;
+  std::vector<ReplyCallback> batch_done_;
+  // One callback per command of the entry.
+  std::map<raft::ProposalId, std::vector<ReplyCallback>> proposed_;  // awaiting an outcome
+  std::map<LogIndex, std::vector<ReplyCallback>> committed_;         // awaiting apply
+  // Replies of entries applied before their proposal's outcome was seen;
+  // bounded by the number of replies held.
+  std::deque<std::pair<LogIndex, std::vector<kv::RecordedReply>>> recent_replies_;
+  size_t recent_reply_count_ = 0;
+  uint64_t writes_since_snapshot_ = 0;            // applied, for maybe_compact
+  std::vector<kv::RecordedReply> apply_replies_;  // reused by apply_entry
+  std::map<uint64_t, PendingRead> reads_;         // by read context
   uint64_t next_read_context_ = 1;
   // Keys with a delete proposal in flight, and who waits for it.
   std::map<std::string, std::vector<std::function<void()>>> expiring_;

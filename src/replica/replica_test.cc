@@ -24,7 +24,7 @@ class Cluster {
     o.nodes = nodes;
     o.durable_engine = durable_engine;
     o.shards = shards;
-    o.replica.compact_after_entries = compact_after;
+    o.replica.compact_after_writes = compact_after;
     o.host = host;
     o.store = kind;
     auto c = LocalCluster::create(std::move(o));
@@ -547,7 +547,7 @@ Result<std::unique_ptr<LocalCluster>> durable_local_cluster(uint64_t compact_aft
   LocalClusterOptions o;
   o.store = StoreKind::kRocks;
   o.durable_engine = true;
-  o.replica.compact_after_entries = compact_after;
+  o.replica.compact_after_writes = compact_after;
   return LocalCluster::create(std::move(o));
 }
 

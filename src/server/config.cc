@@ -50,8 +50,9 @@ Result<Config> parse_config(int argc, char** argv, bool* exit_now) {
       ->capture_default_str();
   app.add_flag("--i-accept-data-loss-on-crash", c.accept_data_loss,
                "Allow --fsync no with a single replica, knowing a crash loses acknowledged writes");
-  app.add_option("--compact-after-entries", c.compact_after_entries,
-                 "Snapshot the state and compact the Raft log after this many entries")
+  app.add_option("--compact-after-writes,--compact-after-entries", c.compact_after_writes,
+                 "Snapshot the state and compact the Raft log after this many writes were "
+                 "applied (and at least as many as there are keys, for the memory engine)")
       ->check(CLI::Range(uint64_t{16}, uint64_t{1} << 32))
       ->capture_default_str();
   app.add_option("--engine", c.engine,

@@ -31,7 +31,7 @@ struct Config {
   // and is refused unless accept_data_loss is set (H10).
   std::string fsync = "always";
   bool accept_data_loss = false;
-  uint64_t compact_after_entries = 10000;  // snapshot + log compaction threshold
+  uint64_t compact_after_writes = 10000;  // snapshot + log compaction threshold
   // Where shard data lives: "memory" (the Raft log and snapshots are on disk;
   // a restart rebuilds the data from them) or "rocksdb" (the data is in the
   // node's RocksDB with the applied index; a restart continues from it).

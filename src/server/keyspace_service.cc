@@ -114,7 +114,7 @@ Status KeyspaceService::open_node(cluster::ClusterMap map) {
   opts.clustered = config_.cluster_enabled;
   opts.mode =
       config_.cluster_routing == "proxy" ? node::RoutingMode::kProxy : node::RoutingMode::kRedirect;
-  opts.replica.compact_after_entries = config_.compact_after_entries;
+  opts.replica.compact_after_writes = config_.compact_after_writes;
   opts.defer_sync = syncer_ != nullptr;
   if (config_.engine == "rocksdb") {
     opts.state_engines = [store = store_.get()](ShardId shard) {

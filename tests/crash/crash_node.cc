@@ -214,7 +214,7 @@ int run(const Args& args) {
   o.dir = args.dir;
   o.fsync = storage::FsyncPolicy::kAlways;
   o.clock = &env::SystemClock::instance();
-  o.replica.compact_after_entries = args.compact_after;
+  o.replica.compact_after_writes = args.compact_after;
   o.durable_engine = args.durable_engine;
   // Only the very first run creates the group: a later run that found no
   // state must not pass for a new, empty cluster (H11).
