@@ -87,6 +87,11 @@ Result<std::unique_ptr<Replica>> Replica::open(ShardId shard, const ReplicaOptio
   r->applied_ = init.applied;
   r->staged_hs_ = init.hard_state;
   r->snapshot_ = std::move(snap);
+  // A durable engine restarts past the entries it applied since the
+  // compaction point instead of replaying them: count them for
+  // maybe_compact, each as (at least) one write, or a replica restarting
+  // more often than every compact_after_writes writes never compacts.
+  r->writes_since_snapshot_ = init.applied.value() - r->snapshot_.meta.index.value();
   r->durable_ = durable;
   // A restored durable state is staged; its applied index goes with it.
   r->applied_dirty_ = durable && restored;

@@ -1091,5 +1091,29 @@ TEST(BatchedEntries, CompactionCountsWritesNotEntries) {
   EXPECT_EQ(c->read(l, {"GET", "n"}), "$110");
 }
 
+// Found by review of the batching change: the count of writes since the last
+// compaction lived only in memory, so a durable replica that restarts (and
+// does not replay what its engine already holds) forgot the entries applied
+// since its compaction point; one restarting more often than every
+// compact_after_writes writes never compacted its log again.
+TEST(DurableEngine, CompactionCountsTheEntriesAppliedBeforeARestart) {
+  Cluster c = durable_cluster(1, /*compact_after=*/30);
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(c.write({"SET", "k" + std::to_string(i), "v"}).first.is_ok());
+  c.expect_converged();
+  for (uint64_t id = 1; id <= 3; ++id) {
+    EXPECT_EQ(c.replica(NodeId(id))->raft().log().first_index().value(), 2u) << "compacted early";
+    c.crash(NodeId(id));
+  }
+  for (uint64_t id = 1; id <= 3; ++id) c.start(NodeId(id), false);
+  for (int i = 0; i < 15; ++i)
+    ASSERT_TRUE(c.write({"SET", "j" + std::to_string(i), "v"}).first.is_ok());
+  c.expect_converged();
+  // 20 writes before the restart and 15 after: past 30 on every node.
+  for (uint64_t id = 1; id <= 3; ++id) {
+    EXPECT_GT(c.replica(NodeId(id))->raft().log().first_index().value(), 22u) << "node " << id;
+  }
+}
+
 }  // namespace
 }  // namespace shoal::replica
