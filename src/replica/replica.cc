@@ -331,14 +331,20 @@ void Replica::handle_outcomes(const raft::Ready& rd) {
   }
 }
 
-// Each command of an entry gets its own reply. Fewer replies than callbacks
-// means the entry was corrupt (its frame could not be split): every command
-// without a reply is answered with the error.
+// Each command of an entry gets its own reply. A count that differs from the
+// callbacks' means the entry this node applied is not the one it proposed
+// (a corrupt frame yields one error reply): no command gets another's reply;
+// every one is answered with an error.
 void Replica::answer(std::vector<ReplyCallback>& done,
                      const std::vector<kv::RecordedReply>& replies) {
-  for (size_t i = 0; i < done.size(); ++i) {
-    done[i](Status::ok(), i < replies.size() ? replies[i] : replies.back());
+  if (replies.size() != done.size()) {
+    kv::RecordedReply mismatch;
+    mismatch.error("ERR corrupt log entry: " + std::to_string(replies.size()) + " replies for " +
+                   std::to_string(done.size()) + " commands");
+    for (auto& d : done) d(Status::ok(), mismatch);
+    return;
   }
+  for (size_t i = 0; i < done.size(); ++i) done[i](Status::ok(), replies[i]);
 }
 
 void Replica::apply_entry(const raft::Entry& e) {

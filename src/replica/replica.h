@@ -5,11 +5,13 @@
 // The Host (host.h) owns replicas and calls, every loop iteration and in this
 // order: take_ready(), send_now(), stage() into the node-wide batch, then -
 // after the batch is durable - after_persist() and apply(). Clients call
-// propose() and read(); their callbacks run from apply(), on the host's
-// thread.
+// propose() and read(); their callbacks run on the host's thread, from
+// apply() - or, when Raft refuses a batch of writes, from the propose() or
+// take_ready() that proposed it (so a callback must not remove replicas).
 //
 // Outcomes (H18): a write's callback gets OK with the reply once the entry is
-// applied; kUnavailable if it was never appended (not leader, busy);
+// applied; kUnavailable (not leader, leadership moving) or kBusy (too much
+// uncommitted) if it was never appended;
 // kUnknownOutcome if it was appended but this node can no longer tell whether
 // it committed. Never a guess.
 //
