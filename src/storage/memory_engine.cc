@@ -10,10 +10,6 @@ constexpr int kHashBits = 48;
 constexpr uint64_t kHashMask = (uint64_t{1} << kHashBits) - 1;
 }  // namespace
 
-size_t MemoryEngine::Hash::operator()(std::string_view s) const {
-  return XXH3_64bits(s.data(), s.size());
-}
-
 uint64_t MemoryEngine::order_of(Slot slot, std::string_view key) {
   uint64_t h = XXH3_64bits_withSeed(key.data(), key.size(), 0x5348u) & kHashMask;
   return (uint64_t{slot.value()} << kHashBits) | h;
@@ -22,53 +18,50 @@ uint64_t MemoryEngine::order_of(Slot slot, std::string_view key) {
 MemoryEngine::MemoryEngine() : slot_counts_(kSlotCount, 0) {}
 
 std::optional<std::string_view> MemoryEngine::get(std::string_view key) const {
-  auto it = map_.find(key);
-  if (it == map_.end()) return std::nullopt;
-  return std::string_view(it->second.value);
+  const KeyTable::Item* item = table_.find(key);
+  if (!item) return std::nullopt;
+  return std::string_view(item->value);
 }
 
 std::optional<std::string_view> MemoryEngine::get_and_touch(std::string_view key, int64_t now_ms) {
-  auto it = map_.find(key);
-  if (it == map_.end()) return std::nullopt;
-  it->second.access_ms.store(now_ms, std::memory_order_relaxed);
-  return std::string_view(it->second.value);
+  KeyTable::Item* item = table_.find(key);
+  if (!item) return std::nullopt;
+  item->access_ms.store(now_ms, std::memory_order_relaxed);
+  return std::string_view(item->value);
 }
 
 std::optional<int64_t> MemoryEngine::access_time(std::string_view key) const {
-  auto it = map_.find(key);
-  if (it == map_.end()) return std::nullopt;
-  return it->second.access_ms.load(std::memory_order_relaxed);
+  const KeyTable::Item* item = table_.find(key);
+  if (!item) return std::nullopt;
+  return item->access_ms.load(std::memory_order_relaxed);
 }
 
 void MemoryEngine::put(Slot slot, std::string_view key, std::string value, int64_t now_ms) {
-  auto it = map_.find(key);
-  if (it != map_.end()) {
-    SHOAL_ASSERT((it->second.order >> kHashBits) == slot.value());
-    it->second.value = std::move(value);
-    it->second.access_ms.store(now_ms, std::memory_order_relaxed);
+  if (KeyTable::Item* item = table_.find(key)) {
+    SHOAL_ASSERT((item->order >> kHashBits) == slot.value());
+    item->value = std::move(value);
+    item->access_ms.store(now_ms, std::memory_order_relaxed);
     return;
   }
   uint64_t order = order_of(slot, key);
-  auto [node, inserted] = map_.emplace(std::piecewise_construct, std::forward_as_tuple(key),
-                                       std::forward_as_tuple(std::move(value), order, now_ms));
-  SHOAL_ASSERT(inserted);
-  index_.emplace(IndexEntry(order, std::string_view(node->first)), &node->second.value);
+  auto [item, stored_key] = table_.insert(key, std::move(value), order, now_ms);
+  index_.emplace(IndexEntry(order, stored_key), &item->value);
   ++slot_counts_[slot.value()];
 }
 
 bool MemoryEngine::del(std::string_view key) {
-  auto it = map_.find(key);
-  if (it == map_.end()) return false;
-  uint64_t order = it->second.order;
-  index_.erase(IndexEntry(order, std::string_view(it->first)));
+  const KeyTable::Item* item = table_.find(key);
+  if (!item) return false;
+  uint64_t order = item->order;
+  index_.erase(IndexEntry(order, key));
   --slot_counts_[order >> kHashBits];
-  map_.erase(it);
+  table_.erase(key);
   return true;
 }
 
 void MemoryEngine::clear() {
   index_.clear();
-  map_.clear();
+  table_.clear();
   std::fill(slot_counts_.begin(), slot_counts_.end(), 0);
 }
 
