@@ -222,8 +222,8 @@ void BM_ReplicatedSet(benchmark::State& state) {
 }
 
 // {shards, fsync (0 always, 1 no), inflight, compact_k, pipe}. compact_k:
-// snapshot and compact a shard's log every compact_k thousand entries (10 is
-// the server's default, --compact-after-entries); the 1000 rows show what the
+// snapshot and compact a shard's log every compact_k thousand writes (10 is
+// the server's default, --compact-after-writes); the 1000 rows show what the
 // whole-state snapshots cost. pipe 1: the server's pipelined sync (fsync on a
 // thread per node while the loop goes on; host.h); pipe 0: each iteration
 // syncs before it goes on. MinTime keeps the run under ~3 minutes.
