@@ -691,6 +691,17 @@ void expect_each_answered_once(const Batch& b) {
   for (size_t i = 0; i < b.size(); ++i) EXPECT_EQ(b.calls(i), 1) << "write " << i;
 }
 
+// The first `n` writes of `b` were INCRs of one counter, each answered once:
+// OK with 1..n in order.
+void expect_counted(const Batch& b, int n) {
+  ASSERT_TRUE(b.all_answered());
+  expect_each_answered_once(b);
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(b[i].status.is_ok()) << i << ": " << b[i].status.to_string();
+    ASSERT_EQ(b[i].reply, ":" + std::to_string(i + 1)) << "write " << i;
+  }
+}
+
 LogIndex last_index(LocalCluster& c, NodeId id) { return c.replica(id)->raft().log().last_index(); }
 
 TEST(BatchedEntries, WritesOfOneIterationShareOneEntryAndEachGetsItsOwnReply) {
@@ -782,12 +793,7 @@ TEST(BatchedEntries, MoreThan1024WritesAreCutIntoSeveralEntries) {
   c->pump_round();
   EXPECT_EQ(last_index(*c, l).value(), before.value() + 3);
   b.wait(*c);
-  ASSERT_TRUE(b.all_answered());
-  expect_each_answered_once(b);
-  for (int i = 0; i < kWrites; ++i) {
-    ASSERT_TRUE(b[i].status.is_ok()) << i;
-    ASSERT_EQ(b[i].reply, ":" + std::to_string(i + 1)) << "write " << i;
-  }
+  expect_counted(b, kWrites);
   EXPECT_TRUE(c->converge().is_ok());
 }
 
@@ -854,21 +860,36 @@ std::optional<NodeId> isolate_until_another_leads(LocalCluster& c, NodeId old) {
   return std::nullopt;
 }
 
+// A settled cluster whose leader proposed 20 SETs ("lost0".."lost19") as one
+// batch and was then cut off before its appends left.
+struct CutOffBatch {
+  std::unique_ptr<LocalCluster> c;
+  NodeId old;
+  Batch b;
+};
+void cut_off_leader_after_a_batch(CutOffBatch& t) {
+  t.c = batch_cluster();
+  ASSERT_TRUE(t.c);
+  t.old = *t.c->wait_leader();
+  ASSERT_TRUE(t.c->write({"SET", "warm", "up"}).status.is_ok());
+  ASSERT_TRUE(t.c->converge().is_ok());
+  for (int i = 0; i < 20; ++i) {
+    t.b.propose(*t.c->replica(t.old), {"SET", "lost" + std::to_string(i), "v"},
+                t.c->clock().now_ms());
+  }
+  t.c->network().down.insert(t.old);  // its appends go nowhere
+  t.c->pump_round();
+}
+
 // H18: the leader is cut off after proposing a batch, before any follower
 // got it; another node leads and writes over it. Every write of the batch
 // is answered once, none OK, and none was applied anywhere.
 TEST(BatchedEntries, H18_BatchLostWithLeadershipIsAnsweredOnceAndNeverOK) {
-  auto c = batch_cluster();
-  ASSERT_TRUE(c);
-  NodeId old = *c->wait_leader();
-  ASSERT_TRUE(c->write({"SET", "warm", "up"}).status.is_ok());
-  ASSERT_TRUE(c->converge().is_ok());
-  Batch b;
-  for (int i = 0; i < 20; ++i) {
-    b.propose(*c->replica(old), {"SET", "lost" + std::to_string(i), "v"}, c->clock().now_ms());
-  }
-  c->network().down.insert(old);  // its appends go nowhere
-  c->pump_round();
+  CutOffBatch t;
+  ASSERT_NO_FATAL_FAILURE(cut_off_leader_after_a_batch(t));
+  auto& c = t.c;
+  NodeId old = t.old;
+  Batch& b = t.b;
   ASSERT_TRUE(c->replica(old)->raft().log().last_index() > c->replica(old)->applied());
   ASSERT_TRUE(isolate_until_another_leads(*c, old).has_value());
   c->network().down.erase(old);
@@ -889,17 +910,11 @@ TEST(BatchedEntries, H18_BatchLostWithLeadershipIsAnsweredOnceAndNeverOK) {
 // H18: the old leader, still cut off, cannot learn the batch's fate: after
 // its proposal deadline every write is answered unknown, once.
 TEST(BatchedEntries, H18_BatchOfACutOffLeaderIsAnsweredUnknownOnce) {
-  auto c = batch_cluster();
-  ASSERT_TRUE(c);
-  NodeId old = *c->wait_leader();
-  ASSERT_TRUE(c->write({"SET", "warm", "up"}).status.is_ok());
-  ASSERT_TRUE(c->converge().is_ok());
-  Batch b;
-  for (int i = 0; i < 20; ++i) {
-    b.propose(*c->replica(old), {"SET", "lost" + std::to_string(i), "v"}, c->clock().now_ms());
-  }
-  c->network().down.insert(old);  // its appends go nowhere
-  c->pump_round();
+  CutOffBatch t;
+  ASSERT_NO_FATAL_FAILURE(cut_off_leader_after_a_batch(t));
+  auto& c = t.c;
+  NodeId old = t.old;
+  Batch& b = t.b;
   ASSERT_TRUE(isolate_until_another_leads(*c, old).has_value());
   b.wait(*c, 1000);
   ASSERT_TRUE(b.all_answered());
@@ -936,12 +951,7 @@ TEST(BatchedEntries, BatchCommittedByTheNextLeaderGetsEachWriteItsOwnReply) {
   EXPECT_EQ(c->read(*fresh, {"GET", "n"}), "$30") << "the next leader committed the batch";
   c->network().down.erase(old);
   b.wait(*c);
-  ASSERT_TRUE(b.all_answered());
-  expect_each_answered_once(b);
-  for (int i = 0; i < 30; ++i) {
-    ASSERT_TRUE(b[i].status.is_ok()) << i << ": " << b[i].status.to_string();
-    EXPECT_EQ(b[i].reply, ":" + std::to_string(i + 1)) << "write " << i;
-  }
+  expect_counted(b, 30);
   EXPECT_TRUE(c->converge().is_ok());
 }
 
