@@ -1,6 +1,7 @@
 #include "server/connection.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "server/dispatch.h"
 #include "server/resp_sink.h"
@@ -8,6 +9,13 @@
 namespace shoal::server {
 namespace {
 constexpr size_t kReadChunk = 16 * 1024;
+// Loop affinity (connection.h).
+constexpr int kMoveAfter = 8;
+constexpr uint64_t kPipelined = 4;
+
+asio::io_context& context_of(const asio::any_io_executor& ex) {
+  return static_cast<asio::io_context&>(asio::query(ex, asio::execution::context));
+}
 
 std::string endpoint_string(const asio::ip::tcp::endpoint& ep) {
   return ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -37,6 +45,75 @@ Connection::Connection(asio::ip::tcp::socket socket, ServerContext& server)
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   info_->set_session(session_);
   info_->last_interaction_ms = session_.created_ms;
+  home_ = &context_of(socket_.get_executor());
+  // Measured on the standalone server only (docs/benchmarks.md, "Session 5").
+  affinity_ = !server_.config().cluster_enabled;
+}
+
+Connection::Connection(asio::ip::tcp::socket socket, ServerContext& server, Moved moved)
+    : socket_(std::move(socket)),
+      server_(server),
+      session_(std::move(moved.session)),
+      info_(std::move(moved.info)),
+      parser_(limits_from(server.config())),
+      writer_(&out_, session_.protocol),
+      home_(moved.home),
+      affinity_(true),
+      on_raft_loop_(moved.on_raft_loop) {}
+
+void Connection::resume() { read_more(); }
+
+// Counts what one read carried and decides where the connection should live.
+void Connection::note_read(uint64_t commands, size_t submitted) {
+  if (!affinity_) return;
+  if (commands >= kPipelined) {
+    single_write_reads_ = 0;
+    wanted_ = on_raft_loop_ ? home_ : nullptr;
+    return;
+  }
+  if (commands != 1 || submitted != 1) return;  // e.g. a GET served right here
+  if (!on_raft_loop_ && ++single_write_reads_ >= kMoveAfter) {
+    wanted_ = &server_.keyspace().loop();
+  }
+}
+
+void Connection::maybe_migrate() {
+  if (wanted_ == nullptr || closing_ || closed_ || writing_ || !out_.empty() || !sending_.empty() ||
+      !slots_.empty() || in_used_ != 0 || !to_submit_.empty()) {
+    return;
+  }
+  asio::io_context& to = *wanted_;
+  wanted_ = nullptr;
+  single_write_reads_ = 0;
+  migrate(to, &to == &server_.keyspace().loop());
+}
+
+// Hands the socket's descriptor to a new Connection on `to`. The pending
+// read is cancelled (its handler sees moved_ and stops); bytes the client
+// sent meanwhile wait in the kernel for the new connection's first read.
+void Connection::migrate(asio::io_context& to, bool to_raft_loop) {
+  asio::error_code ec;
+  auto protocol = socket_.local_endpoint(ec).protocol();
+  if (ec) return;  // stay; the next read will see what went wrong
+  moved_ = true;
+  auto fd = socket_.release(ec);
+  if (ec) {
+    moved_ = false;
+    return;
+  }
+  asio::ip::tcp::socket moved_socket(to);
+  moved_socket.assign(protocol, fd, ec);
+  if (ec) {
+    spdlog::warn("client {}: could not move the connection to another loop: {}", session_.id,
+                 ec.message());
+    ::close(fd);
+    moved_ = false;
+    return close();
+  }
+  auto next = std::make_shared<Connection>(std::move(moved_socket), server_,
+                                           Moved{session_, info_, home_, to_raft_loop});
+  server_.stats().loop_moves.fetch_add(1, std::memory_order_relaxed);
+  asio::post(to, [next] { next->resume(); });
 }
 
 Connection::~Connection() {
@@ -96,6 +173,7 @@ void Connection::read_more() {
 
 void Connection::on_read(const asio::error_code& ec, size_t n) {
   reading_ = false;
+  if (moved_) return;  // cancelled by migrate(): the connection lives on elsewhere
   if (ec) {
     if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
       spdlog::debug("client {} read error: {}", session_.id, ec.message());
@@ -131,6 +209,7 @@ void Connection::process_input() {
     if (!parser_.args().empty()) execute(parser_.args());
     start += parser_.consumed();
   }
+  note_read(commands_in_batch_, to_submit_.size());
   submit_pending();
   // Shared counters are updated once per batch, not per command: a relaxed
   // atomic add on a cache line shared by all loops is not free.
@@ -182,9 +261,8 @@ void Connection::execute(const std::vector<std::string_view>& args) {
     else
       slots_.push_back(Slot{false, session_.protocol, {}});
     uint64_t tag = first_tag_ + slots_.size() - 1;
-    to_submit_.push_back(
-        KeyspaceRequest{keyspace, std::vector<std::string>(args.begin(), args.end()), tag,
-                        session_.readonly});
+    to_submit_.push_back(KeyspaceRequest{
+        keyspace, std::vector<std::string>(args.begin(), args.end()), tag, session_.readonly});
   }
   ++commands_in_batch_;
   if (sink.errors())
@@ -229,6 +307,7 @@ void Connection::on_written(const asio::error_code& ec, size_t n) {
   if (!closing_ && in_used_ > 0 && !output_paused()) return process_input();
   flush();
   if (!output_paused()) read_more();
+  maybe_migrate();
 }
 
 }  // namespace shoal::server

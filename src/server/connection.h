@@ -6,8 +6,19 @@
 // in order with a queue of slots: each command takes the next slot, and the
 // done prefix of the queue moves to the output buffer.
 //
-// Lives on exactly one event loop (asio io_context); all its handlers run on
-// that loop's thread, so it needs no locking of its own.
+// Lives on exactly one event loop (asio io_context) at a time; all its
+// handlers run on that loop's thread, so it needs no locking of its own.
+//
+// Loop affinity (standalone server): a client that sends one write at a time
+// (no pipelining) pays two thread hand-offs per command, to the raft loop and
+// back, which cost it more than the command itself. After kMoveAfter such
+// reads in a row the connection moves to the raft loop (KeyspaceService's
+// own), where submitting and completing are calls on the same thread, as in
+// Redis; when it pipelines again (a read of kPipelined commands or more) it
+// moves back to the client loop it was accepted on, so that pipelined
+// clients keep parsing and replying on other cores. A move happens only at
+// a quiet point - nothing in flight, nothing buffered either way - by
+// handing the socket's descriptor to a new Connection on the other loop.
 //
 // Memory bounds (H24):
 //   * input: the parser enforces Redis's request limits; unparsed input above
@@ -33,10 +44,20 @@ namespace shoal::server {
 class Connection : public std::enable_shared_from_this<Connection>, public CompletionSink {
  public:
   Connection(asio::ip::tcp::socket socket, ServerContext& server);
+  // What a connection carries from one loop to another (see migrate()).
+  struct Moved {
+    Session session;
+    std::shared_ptr<ClientInfo> info;
+    asio::io_context* home;
+    bool on_raft_loop;
+  };
+  Connection(asio::ip::tcp::socket socket, ServerContext& server, Moved moved);
   ~Connection();
 
   // Starts serving; `reject` answers "max clients" and closes instead.
   void start(bool reject);
+  // Starts serving a connection moved here from another loop.
+  void resume();
   // Closes the socket (from the owning loop).
   void close();
   // Called on the raft loop; hops to this connection's loop.
@@ -54,6 +75,10 @@ class Connection : public std::enable_shared_from_this<Connection>, public Compl
   void flush();
   void on_written(const asio::error_code& ec, size_t n);
   size_t pending_output() const { return out_.size() + sending_.size(); }
+  // Loop affinity (see above).
+  void note_read(uint64_t commands, size_t submitted);
+  void maybe_migrate();
+  void migrate(asio::io_context& to, bool to_raft_loop);
   bool output_paused() const;
 
   asio::ip::tcp::socket socket_;
@@ -82,6 +107,13 @@ class Connection : public std::enable_shared_from_this<Connection>, public Compl
   size_t slot_bytes_ = 0;  // reply bytes held in slots_
   std::vector<KeyspaceRequest> to_submit_;
   uint64_t commands_in_batch_ = 0;
+  // Loop affinity.
+  asio::io_context* home_;              // the client loop it was accepted on
+  bool affinity_ = false;               // moves between loops (standalone server)
+  bool on_raft_loop_ = false;           // lives on the keyspace's raft loop now
+  asio::io_context* wanted_ = nullptr;  // move there at the next quiet point
+  int single_write_reads_ = 0;          // reads in a row that carried one write
+  bool moved_ = false;                  // the socket went to a new Connection
 };
 
 }  // namespace shoal::server

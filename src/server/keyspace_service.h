@@ -104,6 +104,8 @@ class KeyspaceService {
   void cancel(uint64_t client);
 
   std::shared_ptr<const Topology> topology() const;
+  // The raft loop: client connections may live on it (connection.h).
+  asio::io_context& loop() { return loop_; }
   // CLUSTER SHOAL-BOOTSTRAP: makes this node a member of the cluster `map`
   // (persisted before returning; the replicas open on the raft loop).
   // Idempotent for the same map; another map is refused.

@@ -80,6 +80,7 @@ std::string section_stats(ServerContext& s) {
     << "rejected_connections:" << st.rejected_connections.load() << "\r\n"
     << "expired_keys:" << s.keyspace().expired_total() << "\r\n"
     << "raft_log_batches:" << s.keyspace().log_batches() << "\r\n"
+    << "shoal_connection_loop_moves:" << st.loop_moves.load() << "\r\n"
     << "total_error_replies:" << st.error_replies.load() << "\r\n";
   return o.str();
 }

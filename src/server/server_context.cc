@@ -8,13 +8,13 @@ namespace shoal::server {
 
 ServerContext::ServerContext(Config config, env::Clock& clock)
     : clock_(clock),
-      keyspace_(config, clock),
       start_ms_(clock.now_ms()),
       auth_required_(!config.requirepass.empty()),
       pause_bytes_(config.client_output_pause_bytes),
       hard_limit_(config.client_output_hard_limit),
       query_limit_(config.client_query_buffer_limit),
-      config_(std::move(config)) {}
+      config_(std::move(config)),
+      keyspace_(config_, clock) {}
 
 Config ServerContext::config() const {
   std::lock_guard lock(mu_);

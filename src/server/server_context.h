@@ -28,6 +28,7 @@ struct Stats {
   std::atomic<uint64_t> net_output_bytes{0};
   std::atomic<int64_t> connected_clients{0};
   std::atomic<int64_t> paused_clients{0};  // stopped reading: replies not read
+  std::atomic<uint64_t> loop_moves{0};     // connections moved between loops
 };
 
 // What CLIENT LIST shows about one connection. The connection owns it and
@@ -81,7 +82,6 @@ class ServerContext {
 
  private:
   env::Clock& clock_;
-  KeyspaceService keyspace_;
   Stats stats_;
   int64_t start_ms_;
   std::atomic<uint64_t> next_client_id_{1};
@@ -90,6 +90,9 @@ class ServerContext {
   mutable std::mutex mu_;
   Config config_;                                                  // guarded by mu_
   std::map<uint64_t, std::shared_ptr<const ClientInfo>> clients_;  // guarded by mu_
+  // Last: destroyed first, with the client connections its loop still holds
+  // (connection.h, "Loop affinity"), while everything they use is alive.
+  KeyspaceService keyspace_;
 };
 
 }  // namespace shoal::server

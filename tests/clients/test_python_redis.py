@@ -434,6 +434,90 @@ class ShoalInfoCases(unittest.TestCase):
         self.assertGreaterEqual(after - before, 5)
         r.close()
 
+    def moves(self, r):
+        return r.info("stats")["shoal_connection_loop_moves"]
+
+    def test_unpipelined_writer_moves_to_the_raft_loop_and_back(self):
+        # Loop affinity (src/server/connection.h): single writes move a
+        # connection to the raft loop, pipelining moves it back; replies stay
+        # right and in order across every move.
+        r = make_client(self.server.port, 2)
+        r.delete("aff:n")
+        start = self.moves(r)
+        for i in range(1, 21):
+            self.assertEqual(r.incr("aff:n"), i)
+        self.assertGreaterEqual(self.moves(r), start + 1, "single writes did not move it")
+        p = r.pipeline(transaction=False)
+        for _ in range(100):
+            p.incr("aff:n")
+        self.assertEqual(p.execute(), list(range(21, 121)))
+        for i in range(121, 141):
+            self.assertEqual(r.incr("aff:n"), i)
+        self.assertGreaterEqual(self.moves(r), start + 3, "pipelining did not move it back")
+        self.assertEqual(r.get("aff:n"), "140")
+        # The moved connection is still one registered, counted client
+        # (other tests' closed connections may take a moment to go).
+        me = r.client_id()
+        deadline = time.time() + 5
+        while time.time() < deadline and r.info("clients")["connected_clients"] != 1:
+            time.sleep(0.05)
+        self.assertEqual(r.info("clients")["connected_clients"], 1)
+        self.assertEqual([c["id"] for c in r.client_list()], [str(me)])
+        r.close()
+
+    def test_bytes_sent_during_a_move_are_read_after_it(self):
+        # Eight single writes ask for a move; the client then sends a long
+        # pipeline at once, without waiting, while the move may be under way.
+        # The raw socket makes the timing the test's own.
+        import socket
+        r = make_client(self.server.port, 2)
+        r.delete("aff:m")
+        start = self.moves(r)
+        s = socket.create_connection(("127.0.0.1", self.server.port))
+        f = s.makefile("rb")
+        for i in range(1, 9):
+            s.sendall(b"*2\r\n$4\r\nINCR\r\n$5\r\naff:m\r\n")
+            self.assertEqual(f.readline(), b":%d\r\n" % i)
+        s.sendall(b"*2\r\n$4\r\nINCR\r\n$5\r\naff:m\r\n" * 500)
+        for i in range(9, 509):
+            self.assertEqual(f.readline(), b":%d\r\n" % i)
+        s.close()
+        self.assertGreaterEqual(self.moves(r), start + 1)
+        self.assertEqual(r.get("aff:m"), "508")
+        r.close()
+
+    def test_many_moving_clients_keep_their_own_order(self):
+        import threading
+        errors = []
+
+        def client(k):
+            try:
+                c = make_client(self.server.port, 2)
+                c.delete(f"aff:c{k}")
+                expect = 0
+                for round_ in range(6):
+                    for _ in range(10):
+                        expect += 1
+                        if c.incr(f"aff:c{k}") != expect:
+                            errors.append((k, expect))
+                    p = c.pipeline(transaction=False)
+                    for _ in range(20):
+                        p.incr(f"aff:c{k}")
+                    got = p.execute()
+                    if got != list(range(expect + 1, expect + 21)):
+                        errors.append((k, "pipeline", round_))
+                    expect += 20
+                c.close()
+            except Exception as e:  # reported below, not lost in the thread
+                errors.append((k, repr(e)))
+
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(errors, [])
+
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
