@@ -92,8 +92,7 @@ std::string WriteEntryBuilder::finish() {
     for (int i = 0; i < 4; ++i) out_[1 + i] = static_cast<char>(count_ >> (8 * i));
     entry = std::move(out_);
   }
-  out_.clear();
-  count_ = 0;
+  clear();
   return entry;
 }
 

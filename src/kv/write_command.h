@@ -58,6 +58,11 @@ class WriteEntryBuilder {
   bool empty() const { return count_ == 0; }
   // The entry; the builder is empty again afterwards.
   std::string finish();
+  // Drops what was added.
+  void clear() {
+    out_.clear();
+    count_ = 0;
+  }
 
  private:
   std::string out_;

@@ -110,10 +110,7 @@ void Replica::propose_batch() {
   std::vector<ReplyCallback> done = std::move(batch_done_);
   batch_done_.clear();
   auto id = raft_->propose(batch_.finish());
-  if (!id.is_ok()) {
-    for (auto& d : done) d(id.status(), {});
-    return;
-  }
+  if (!id.is_ok()) return answer_all(done, id.status());
   proposed_.emplace(id.value(), std::move(done));
 }
 
@@ -312,20 +309,16 @@ void Replica::handle_outcomes(const raft::Ready& rd) {
         if (r != recent_replies_.end()) {
           answer(done, r->second);
         } else {
-          for (auto& d : done)
-            d(Status::unknown_outcome("committed, reply no longer available"), {});
+          answer_all(done, Status::unknown_outcome("committed, reply no longer available"));
         }
         break;
       }
       case raft::OutcomeKind::kRejected:
-        for (auto& d : done) {
-          d(Status::unavailable("not committed (leadership changed); safe to retry"), {});
-        }
+        answer_all(done, Status::unavailable("not committed (leadership changed); safe to retry"));
         break;
       case raft::OutcomeKind::kUnknown:
-        for (auto& d : done) {
-          d(Status::unknown_outcome("leadership changed before the write was known to commit"), {});
-        }
+        answer_all(done, Status::unknown_outcome(
+                             "leadership changed before the write was known to commit"));
         break;
     }
   }
@@ -345,6 +338,10 @@ void Replica::answer(std::vector<ReplyCallback>& done,
     return;
   }
   for (size_t i = 0; i < done.size(); ++i) done[i](Status::ok(), replies[i]);
+}
+
+void Replica::answer_all(std::vector<ReplyCallback>& done, const Status& status) {
+  for (auto& d : done) d(status, {});
 }
 
 void Replica::apply_entry(const raft::Entry& e) {
@@ -451,14 +448,10 @@ void Replica::fail_all(const Status& why) {
   // Collected but never proposed: certainly not applied.
   std::vector<ReplyCallback> unproposed = std::move(batch_done_);
   batch_done_.clear();
-  batch_.finish();
-  for (auto& done : unproposed) done(Status::unavailable(why.message()), {});
-  for (auto& [id, done] : proposed_) {
-    for (auto& d : done) d(unknown, {});
-  }
-  for (auto& [i, done] : committed_) {
-    for (auto& d : done) d(unknown, {});
-  }
+  batch_.clear();
+  answer_all(unproposed, Status::unavailable(why.message()));
+  for (auto& [id, done] : proposed_) answer_all(done, unknown);
+  for (auto& [i, done] : committed_) answer_all(done, unknown);
   for (auto& [c, r] : reads_) r.done(Status::unavailable(why.message()), {});
   proposed_.clear();
   committed_.clear();

@@ -117,6 +117,8 @@ class Replica {
   void apply_entry(const raft::Entry& e);
   static void answer(std::vector<ReplyCallback>& done,
                      const std::vector<kv::RecordedReply>& replies);
+  // The same status (no reply) to every write of a batch.
+  static void answer_all(std::vector<ReplyCallback>& done, const Status& status);
   void serve_reads();
   std::optional<int64_t> stored_expiry(const std::string& key) const;
   void propose_expiry(const std::string& key, int64_t at, std::function<void()> on_done);
