@@ -55,7 +55,7 @@ std::optional<Record> Store::find_for_write(std::string_view key, int64_t now_ms
 }
 
 void Store::put(std::string_view key, const Record& record) {
-  auto old = engine_->get(key);
+  auto old = engine_->exchange(key_slot(key), key, encode_record(record), command_ms_);
   if (old) {
     auto old_rec = decode_record(*old);
     SHOAL_ASSERT(old_rec.has_value());
@@ -64,7 +64,6 @@ void Store::put(std::string_view key, const Record& record) {
     }
   }
   if (record.has_expiry()) expires_.emplace(record.expire_at_ms, std::string(key));
-  engine_->put(key_slot(key), key, encode_record(record), command_ms_);
 }
 
 bool Store::erase(std::string_view key) {

@@ -34,6 +34,21 @@ TEST(Store, ExpireIfDueIsIdempotentAndIgnoresRewrittenKeys) {
   EXPECT_EQ(s.expires_count(), 0u);
 }
 
+TEST(Store, PutOverAnExpiredKeyReplacesItsExpiry) {
+  Store s(std::make_unique<storage::MemoryEngine>());
+  s.put("k", str("v", 1000));
+  s.put("k", str("v2"));  // a plain SET after the expiry, without a lookup first
+  EXPECT_EQ(s.expires_count(), 0u);
+  ASSERT_TRUE(s.find("k", 2000).has_value());
+  EXPECT_EQ(s.find("k", 2000)->payload, "v2");
+  s.put("k", str("v3", 3000));
+  s.put("k", str("v4", 4000));
+  EXPECT_EQ(s.expires_count(), 1u);
+  EXPECT_FALSE(s.expire_if_due("k", 3000, 5000));
+  EXPECT_TRUE(s.expire_if_due("k", 4000, 5000));
+  EXPECT_EQ(s.size(), 0u);
+}
+
 TEST(Store, CollectExpiredOldestFirstBounded) {
   Store s(std::make_unique<storage::MemoryEngine>());
   for (int i = 0; i < 10; ++i) s.put("k" + std::to_string(i), str("v", 100 + i));

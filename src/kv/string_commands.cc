@@ -100,6 +100,17 @@ void set_generic(CommandContext& c, uint32_t flags, std::string_view key, std::s
   if (!expire.empty() || (flags & kAnyExpiry)) {
     if (!expire_millis(c, expire, flags, seconds, &expire_at)) return;
   }
+  // A plain SET overwrites whatever is there, expired or not, so it needs no
+  // lookup before the write (the lookup was the largest cost of applying a
+  // SET); put() replaces the old value and its expiry in one engine call.
+  if (!(flags & (kGet | kNx | kXx | kKeepTtl))) {
+    put_string(c, key, value, encoding_for_new_string(value), expire_at);
+    if (int_reply)
+      c.reply.integer(1);
+    else
+      c.reply.ok();
+    return;
+  }
   std::optional<Record> old = c.store.find_for_write(key, c.now_ms);
   if (flags & kGet) {
     // With GET a non-string is an error; without GET, SET overwrites any type.

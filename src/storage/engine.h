@@ -39,6 +39,16 @@ class Engine {
   virtual std::optional<int64_t> access_time(std::string_view key) const = 0;
   // Inserts or replaces; `now_ms` becomes the key's access time.
   virtual void put(Slot slot, std::string_view key, std::string value, int64_t now_ms) = 0;
+  // put(), returning the value it replaced (nullopt if the key was new). One
+  // lookup where get() then put() costs two; an engine that must read the old
+  // value anyway keeps this default.
+  virtual std::optional<std::string> exchange(Slot slot, std::string_view key, std::string value,
+                                              int64_t now_ms) {
+    std::optional<std::string> old;
+    if (auto bytes = get(key)) old.emplace(*bytes);
+    put(slot, key, std::move(value), now_ms);
+    return old;
+  }
   // Returns true if the key existed.
   virtual bool del(std::string_view key) = 0;
   virtual void clear() = 0;

@@ -37,16 +37,22 @@ std::optional<int64_t> MemoryEngine::access_time(std::string_view key) const {
 }
 
 void MemoryEngine::put(Slot slot, std::string_view key, std::string value, int64_t now_ms) {
+  exchange(slot, key, std::move(value), now_ms);
+}
+
+std::optional<std::string> MemoryEngine::exchange(Slot slot, std::string_view key,
+                                                  std::string value, int64_t now_ms) {
   if (KeyTable::Item* item = table_.find(key)) {
     SHOAL_ASSERT((item->order >> kHashBits) == slot.value());
-    item->value = std::move(value);
+    std::swap(item->value, value);
     item->access_ms.store(now_ms, std::memory_order_relaxed);
-    return;
+    return value;
   }
   uint64_t order = order_of(slot, key);
   auto [item, stored_key] = table_.insert(key, std::move(value), order, now_ms);
   index_.emplace(IndexEntry(order, stored_key), &item->value);
   ++slot_counts_[slot.value()];
+  return std::nullopt;
 }
 
 bool MemoryEngine::del(std::string_view key) {

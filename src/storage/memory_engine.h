@@ -21,6 +21,8 @@ class MemoryEngine final : public Engine {
   std::optional<std::string_view> get_and_touch(std::string_view key, int64_t now_ms) override;
   std::optional<int64_t> access_time(std::string_view key) const override;
   void put(Slot slot, std::string_view key, std::string value, int64_t now_ms) override;
+  std::optional<std::string> exchange(Slot slot, std::string_view key, std::string value,
+                                      int64_t now_ms) override;
   bool del(std::string_view key) override;
   void clear() override;
   size_t size() const override { return table_.size(); }

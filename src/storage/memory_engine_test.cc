@@ -31,6 +31,19 @@ TEST(MemoryEngine, PutGetDelAndCounts) {
   EXPECT_EQ(e.size(), 0u);
 }
 
+TEST(MemoryEngine, ExchangeReturnsTheReplacedValueAndKeepsTheIndex) {
+  MemoryEngine e;
+  EXPECT_EQ(e.exchange(key_slot("k"), "k", "1", 5), std::nullopt);
+  EXPECT_EQ(e.exchange(key_slot("k"), "k", "2", 7), "1");
+  EXPECT_EQ(e.get("k"), "2");
+  EXPECT_EQ(e.access_time("k"), 7);
+  EXPECT_EQ(e.size(), 1u);
+  EXPECT_EQ(e.count_in_slot(key_slot("k")), 1u);
+  std::vector<std::pair<std::string, std::string>> seen;
+  e.for_each([&](std::string_view k, std::string_view v) { seen.emplace_back(k, v); });
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::string>>{{"k", "2"}}));
+}
+
 TEST(MemoryEngine, ScanVisitsEveryStableKeyDespiteConcurrentChanges) {
   std::mt19937_64 rng(42);
   for (int round = 0; round < 20; ++round) {

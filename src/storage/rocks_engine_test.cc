@@ -190,5 +190,13 @@ TEST_F(RocksEngineTest, AccessTimesAndReadViews) {
   EXPECT_EQ(*vb, "vb");
 }
 
+TEST_F(RocksEngineTest, ExchangeReturnsTheReplacedValue) {
+  EXPECT_EQ(e_->exchange(key_slot("k"), "k", "1", 5), std::nullopt);
+  EXPECT_EQ(e_->exchange(key_slot("k"), "k", "2", 7), "1");
+  EXPECT_EQ(e_->get("k"), "2");
+  EXPECT_EQ(e_->size(), 1u);
+  EXPECT_EQ(e_->count_in_slot(key_slot("k")), 1u);
+}
+
 }  // namespace
 }  // namespace shoal::storage
