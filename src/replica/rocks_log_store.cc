@@ -1,10 +1,13 @@
 #include "replica/rocks_log_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <variant>
 
 #include "base/assert.h"
 #include "replica/raft_record_conversion.h"
 #include "storage/rocks_engine.h"
+#include "storage/state_codec.h"
 
 namespace shoal::replica {
 namespace {
@@ -57,6 +60,10 @@ Result<std::unique_ptr<RocksLogStore>> RocksLogStore::open(const storage::RocksD
   std::unique_ptr<RocksLogStore> s(new RocksLogStore());
   s->db_ = std::move(opened).value();
   s->builder_ = std::make_unique<storage::WriteBatchBuilder>(*s->db_, policy, clock);
+  auto files = storage::SnapshotFiles::open(db.env, db.path + "/snapshots");
+  if (!files.is_ok()) return files.status();
+  s->files_ = std::move(files).value();
+  s->writer_ = std::make_unique<storage::SnapshotFileWriter>(*s->files_);
   return s;
 }
 
@@ -66,6 +73,13 @@ std::string RocksLogStore::data_key(ShardId shard) const {
   std::string k;
   storage::put_big_endian64(k, shard.value());
   k.push_back('d');
+  return k;
+}
+
+std::string RocksLogStore::file_key(ShardId shard) const {
+  std::string k;
+  storage::put_big_endian64(k, shard.value());
+  k.push_back('f');
   return k;
 }
 
@@ -79,36 +93,107 @@ Result<storage::RaftStorage*> RocksLogStore::shard_storage(ShardId shard) {
   return raw;
 }
 
+namespace {
+// A snapshot of our own state at an index inside our log, past its current
+// compaction point: compacting to it keeps the entries after it.
+bool is_own_compaction(storage::RaftStorage& rs, const storage::SnapshotRecord& meta) {
+  LogIndex at = meta.index;
+  if (at <= rs.snapshot_meta().index || at > rs.last_index()) return false;
+  auto term = rs.term(at);
+  return term.is_ok() && term.value() == meta.term;
+}
+}  // namespace
+
 // Our own compaction keeps the entries after the snapshot; a snapshot received
 // from the leader replaces the whole log.
 Status RocksLogStore::stage_snapshot(storage::RaftStorage& rs, const storage::SnapshotRecord& meta,
-                                     const std::string& data) {
+                                     std::string data) {
   LogIndex at = meta.index;
-  auto term =
-      at <= rs.last_index() && at >= rs.snapshot_meta().index ? rs.term(at) : Result<Term>(Term(0));
-  bool ours = term.is_ok() && term.value() == meta.term && at <= rs.last_index() &&
-              at >= rs.snapshot_meta().index;
-  if (ours && at > rs.snapshot_meta().index) {
+  bool own = is_own_compaction(rs, meta);
+  if (own && data.size() >= kSnapshotFileBytes) {
+    // Written in the background; the log stays whole until the file is
+    // durable (stage_written_snapshots).
+    writer_->submit({rs.shard(), meta, std::move(data)});
+    return Status::ok();
+  }
+  if (own) {
     if (Status s = rs.compact(at, meta.conf); !s.is_ok()) return s;
-  } else if (!ours) {
+  } else if (at != rs.snapshot_meta().index || meta.term != rs.snapshot_meta().term) {
     rs.apply_snapshot(meta);
   }
   // else: a snapshot at the current compaction point (its data serialized
   // later, for a follower): nothing to compact, and the entries after it
   // must stay - Raft counts them as persisted. A leader's snapshot is never
   // at or below our commit index, so it can't land here.
-  builder_->batch().Put(db_->raft_state(), data_key(rs.shard()), data);
+  return stage_snapshot_data(rs.shard(), at, std::move(data));
+}
+
+Status RocksLogStore::stage_snapshot_data(ShardId shard, LogIndex at, std::string data) {
+  if (data.size() < kSnapshotFileBytes) {
+    builder_->batch().Put(db_->raft_state(), data_key(shard), data);
+    builder_->batch().Delete(db_->raft_state(), file_key(shard));
+    if (auto it = refs_.find(shard); it != refs_.end()) {
+      unnamed_staged_.push_back(it->second.name);
+      refs_.erase(it);
+    }
+    return Status::ok();
+  }
+  // A leader's snapshot (rare): written here, before the batch naming it.
+  auto ref = files_->write(shard, at, data);
+  if (!ref.is_ok()) return ref.status();
+  stage_file_ref(shard, std::move(ref).value());
   return Status::ok();
 }
 
+void RocksLogStore::stage_file_ref(ShardId shard, storage::SnapshotFileRef ref) {
+  builder_->batch().Put(db_->raft_state(), file_key(shard), storage::encode_snapshot_file_ref(ref));
+  builder_->batch().Delete(db_->raft_state(), data_key(shard));
+  auto [it, inserted] = refs_.try_emplace(shard, ref);
+  if (!inserted) {
+    unnamed_staged_.push_back(it->second.name);
+    it->second = std::move(ref);
+  }
+}
+
+Status RocksLogStore::stage_written_snapshots() {
+  for (auto& done : writer_->take_done()) {
+    if (!done.ref.is_ok()) {
+      // The log keeps its entries; the next compaction tries again.
+      spdlog::warn("shard {}: snapshot file at index {} not written: {}", done.shard.value(),
+                   done.meta.index.value(), done.ref.status().to_string());
+      continue;
+    }
+    auto rs = shard_storage(done.shard);
+    if (!rs.is_ok()) return rs.status();
+    // A leader's snapshot may have replaced the log meanwhile.
+    if (!is_own_compaction(*rs.value(), done.meta)) {
+      files_->remove(done.ref.value().name);
+      continue;
+    }
+    if (Status s = rs.value()->compact(done.meta.index, done.meta.conf); !s.is_ok()) return s;
+    stage_file_ref(done.shard, std::move(done.ref).value());
+  }
+  return Status::ok();
+}
+
+void RocksLogStore::collect_snapshot_garbage() {
+  if (unnamed_committed_.empty()) return;
+  // Committed is not yet durable: after a crash the WAL could still name them.
+  if (Status s = sync(); !s.is_ok()) return;
+  for (const auto& name : unnamed_committed_) files_->remove(name);
+  unnamed_committed_.clear();
+}
+
 Status RocksLogStore::commit(LogBatch& batch, bool sync) {
+  collect_snapshot_garbage();
+  if (Status s = stage_written_snapshots(); !s.is_ok()) return s;
   for (auto& op : static_cast<RocksBatch&>(batch).ops) {
     ShardId shard = std::visit([](auto& o) { return o.shard; }, op);
     auto rs = shard_storage(shard);
     if (!rs.is_ok()) return rs.status();
     Status st;
     if (auto* o = std::get_if<SnapshotOp>(&op)) {
-      st = stage_snapshot(*rs.value(), o->meta, o->data);
+      st = stage_snapshot(*rs.value(), o->meta, std::move(o->data));
     } else if (auto* o = std::get_if<HardStateOp>(&op)) {
       rs.value()->set_hard_state(o->hs);
     } else if (auto* o = std::get_if<AppendOp>(&op)) {
@@ -119,7 +204,13 @@ Status RocksLogStore::commit(LogBatch& batch, bool sync) {
     if (!st.is_ok()) return st;
   }
   ++commits_;
-  return builder_->commit(/*durability_needed=*/sync);
+  Status s = builder_->commit(/*durability_needed=*/sync);
+  if (s.is_ok()) {
+    unnamed_committed_.insert(unnamed_committed_.end(), unnamed_staged_.begin(),
+                              unnamed_staged_.end());
+    unnamed_staged_.clear();
+  }
+  return s;
 }
 
 Status RocksLogStore::sync() { return storage::from_rocks(db_->db()->SyncWAL(), "sync wal"); }
@@ -155,14 +246,32 @@ Result<std::optional<StoredState>> RocksLogStore::load(ShardId shard) {
   if (!init.is_ok()) return init.status();
   auto blob = builder_->get(db_->raft_state(), data_key(shard));
   if (!blob.is_ok()) return blob.status();
+  auto file = builder_->get(db_->raft_state(), file_key(shard));
+  if (!file.is_ok()) return file.status();
+  std::optional<std::string> data = std::move(blob).value();
+  std::set<std::string> named;
+  if (file.value()) {
+    auto ref = storage::decode_snapshot_file_ref(*file.value());
+    if (!ref.is_ok()) return ref.status();
+    auto bytes = files_->read(ref.value());
+    if (!bytes.is_ok()) return bytes.status();
+    data = std::move(bytes).value();
+    named.insert(ref.value().name);
+    refs_[shard] = std::move(ref).value();
+  }
+  // Files no stored reference names: superseded, or written for a
+  // compaction that never committed. Synced first, so that the state
+  // naming none of them is the durable one.
+  if (Status s = sync(); !s.is_ok()) return s;
+  files_->remove_unreferenced(shard, named);
   storage::RaftStateRecord& st = init.value();
-  if (st.hard_state.term.value() == 0 && st.snapshot.index.value() == 0 && !blob.value()) {
+  if (st.hard_state.term.value() == 0 && st.snapshot.index.value() == 0 && !data) {
     return std::optional<StoredState>();  // nothing stored: a new replica
   }
   StoredState out;
   out.hard_state = from_record(st.hard_state);
   out.snapshot.meta = from_record(st.snapshot);
-  out.snapshot.data = blob.value().value_or("");
+  out.snapshot.data = data.value_or("");
   out.applied = st.applied;
   out.entries.reserve(st.entries.size());
   for (auto& r : st.entries) out.entries.push_back(from_record(std::move(r)));

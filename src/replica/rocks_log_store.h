@@ -2,11 +2,17 @@
 // shard, one storage::WriteBatchBuilder for the node: one DB::Write and at most
 // one fsync per host iteration).
 //
-// Snapshot bytes of the in-memory state machine are kept in the raft_state
-// column family next to the snapshot meta (key shard|'d'), written in the same
-// batch as the meta, so a restart finds a snapshot and the log after it, or
-// the previous pair, never a mix (H15). Large states will move to snapshot
-// files (docs/durable-shards.md); the interface does not change.
+// Snapshot bytes of the in-memory state machine: a small snapshot is kept in
+// the raft_state column family next to the snapshot meta (key shard|'d'); one
+// of kSnapshotFileBytes or more goes to a snapshot file (storage/
+// snapshot_files.h) and the column family keeps its reference (shard|'f').
+// Either is written in the same batch as the meta, so a restart finds a
+// snapshot and the log after it, or the previous pair, never a mix (H15).
+// Our own compaction's file is written by a background thread: the
+// compaction (meta, reference, log deletion) is staged into the first batch
+// after the file is durable, and until then the log keeps every entry. A
+// file is deleted only once a synced WAL shows no reference to it
+// (docs/durable-shards.md, "Snapshot files").
 //
 // The fsync policy is the builder's; commit(sync=false) (a batch that only
 // advances commit indexes) is never synced, whatever the policy.
@@ -16,13 +22,16 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "replica/log_store.h"
 #include "storage/engine.h"
 #include "storage/group_commit.h"
 #include "storage/raft_storage.h"
 #include "storage/rocks_db.h"
+#include "storage/snapshot_files.h"
 
 namespace shoal::replica {
 
@@ -48,16 +57,35 @@ class RocksLogStore final : public LogStore {
 
   storage::RocksDb& db() { return *db_; }
   uint64_t commits() const { return commits_; }
+  // Snapshots at least this large go to files.
+  static constexpr size_t kSnapshotFileBytes = 64 << 10;
+  storage::SnapshotFiles& snapshot_files() { return *files_; }
+  // Waits for the snapshot files being written in the background (tests).
+  void drain_snapshot_writes() { writer_->drain(); }
 
  private:
   RocksLogStore() = default;
   Result<storage::RaftStorage*> shard_storage(ShardId shard);
   Status stage_snapshot(storage::RaftStorage& rs, const storage::SnapshotRecord& meta,
-                        const std::string& data);
+                        std::string data);
+  // The snapshot data of the state at the compaction point: inline, or in a
+  // file written now.
+  Status stage_snapshot_data(ShardId shard, LogIndex at, std::string data);
+  void stage_file_ref(ShardId shard, storage::SnapshotFileRef ref);
+  // Stages the compactions whose files the background writer finished.
+  Status stage_written_snapshots();
+  // Deletes the files that committed batches stopped naming, after a WAL sync.
+  void collect_snapshot_garbage();
   std::string data_key(ShardId shard) const;
+  std::string file_key(ShardId shard) const;
 
   std::unique_ptr<storage::RocksDb> db_;
   std::unique_ptr<storage::WriteBatchBuilder> builder_;
+  std::unique_ptr<storage::SnapshotFiles> files_;
+  std::unique_ptr<storage::SnapshotFileWriter> writer_;  // after files_: joins first
+  std::map<ShardId, storage::SnapshotFileRef> refs_;     // as staged
+  std::vector<std::string> unnamed_staged_;              // files a staged batch stops naming
+  std::vector<std::string> unnamed_committed_;           // ... and a committed one
   std::map<ShardId, std::unique_ptr<storage::RaftStorage>> shards_;
   uint64_t commits_ = 0;
 };

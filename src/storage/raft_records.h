@@ -58,6 +58,14 @@ struct SnapshotRecord {
   ConfRecord conf;
 };
 
+// Where a snapshot's serialized state lives (storage/snapshot_files.h).
+struct SnapshotFileRef {
+  std::string name;  // file name inside the node's snapshot directory
+  uint64_t size = 0;
+  uint32_t crc = 0;  // crc32c of the file's bytes
+  bool operator==(const SnapshotFileRef&) const = default;
+};
+
 // A shard's whole durable Raft state after a restart.
 struct RaftStateRecord {
   HardStateRecord hard_state;

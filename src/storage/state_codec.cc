@@ -118,4 +118,26 @@ Result<SnapshotRecord> decode_snapshot_meta(std::string_view bytes) {
   return SnapshotRecord{LogIndex(*index), Term(*term), std::move(*conf)};
 }
 
+std::string encode_snapshot_file_ref(const SnapshotFileRef& ref) {
+  std::string out(1, kVersion);
+  put_length_prefixed(out, ref.name);
+  put_fixed64(out, ref.size);
+  put_fixed32(out, ref.crc);
+  return seal(std::move(out));
+}
+
+Result<SnapshotFileRef> decode_snapshot_file_ref(std::string_view bytes) {
+  auto body = unseal(bytes, "snapshot file reference");
+  if (!body.is_ok()) return body.status();
+  ByteReader in(body.value());
+  auto name = in.length_prefixed();
+  auto size = in.fixed64();
+  auto crc = in.fixed32();
+  if (!name || !size || !crc || !in.empty() || name->empty() ||
+      name->find('/') != std::string_view::npos) {
+    return Status::corruption("snapshot file reference: bad fields");
+  }
+  return SnapshotFileRef{std::string(*name), *size, *crc};
+}
+
 }  // namespace shoal::storage

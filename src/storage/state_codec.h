@@ -26,6 +26,9 @@ Result<LogIndex> decode_index(std::string_view bytes);
 std::string encode_snapshot_meta(const SnapshotRecord& meta);
 Result<SnapshotRecord> decode_snapshot_meta(std::string_view bytes);
 
+std::string encode_snapshot_file_ref(const SnapshotFileRef& ref);
+Result<SnapshotFileRef> decode_snapshot_file_ref(std::string_view bytes);
+
 // Conf state without a CRC of its own, for embedding in a checked value.
 void put_conf_state(std::string& out, const ConfRecord& cs);
 std::optional<ConfRecord> get_conf_state(ByteReader& in);
