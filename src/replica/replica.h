@@ -159,6 +159,7 @@ class Replica {
   std::deque<std::pair<LogIndex, std::vector<kv::RecordedReply>>> recent_replies_;
   size_t recent_reply_count_ = 0;
   uint64_t writes_since_snapshot_ = 0;            // applied, for maybe_compact
+  uint64_t keys_at_snapshot_ = 0;                 // the state's size then, ditto
   std::vector<kv::RecordedReply> apply_replies_;  // reused by apply_entry
   std::map<uint64_t, PendingRead> reads_;         // by read context
   uint64_t next_read_context_ = 1;

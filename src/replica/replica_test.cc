@@ -658,5 +658,23 @@ TEST(DurableEngine, CompactionCountsTheEntriesAppliedBeforeARestart) {
   }
 }
 
+// Only inserts: the key count grows with every write. The threshold follows
+// the last snapshot's key count, so compactions keep coming (at 20, 40, 80,
+// 160 writes here) and the in-memory log stays bounded.
+TEST(ReplicatedShard, InsertOnlyWritesKeepCompacting) {
+  Cluster c(1, /*compact_after=*/20);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(c.write({"SET", "k" + std::to_string(i), "v"}).first.is_ok());
+  }
+  c.expect_converged();
+  for (uint64_t id = 1; id <= 3; ++id) {
+    const auto& log = c.replica(NodeId(id))->raft().log();
+    // Entries may batch several writes, so bound the log by the last index.
+    EXPECT_GT(log.first_index().value() * 2, log.last_index().value())
+        << "node " << id << ": first " << log.first_index().value() << ", last "
+        << log.last_index().value();
+  }
+}
+
 }  // namespace
 }  // namespace shoal::replica
