@@ -150,13 +150,17 @@ void RocksLogStore::stage_file_ref(ShardId shard, storage::SnapshotFileRef ref) 
   builder_->batch().Delete(db_->raft_state(), data_key(shard));
   auto [it, inserted] = refs_.try_emplace(shard, ref);
   if (!inserted) {
-    unnamed_staged_.push_back(it->second.name);
+    // Names are not reused (SnapshotFiles::open), but a file must never be
+    // collected as its own predecessor.
+    if (it->second.name != ref.name) unnamed_staged_.push_back(it->second.name);
     it->second = std::move(ref);
   }
 }
 
 Status RocksLogStore::stage_written_snapshots() {
-  for (auto& done : writer_->take_done()) {
+  auto finished = writer_->take_done();
+  for (size_t i = 0; i < finished.size(); ++i) {
+    auto& done = finished[i];
     if (!done.ref.is_ok()) {
       // The log keeps its entries; the next compaction tries again.
       spdlog::warn("shard {}: snapshot file at index {} not written: {}", done.shard.value(),
@@ -164,28 +168,37 @@ Status RocksLogStore::stage_written_snapshots() {
       continue;
     }
     auto rs = shard_storage(done.shard);
-    if (!rs.is_ok()) return rs.status();
+    Status st = rs.status();
     // A leader's snapshot may have replaced the log meanwhile.
-    if (!is_own_compaction(*rs.value(), done.meta)) {
+    if (st.is_ok() && !is_own_compaction(*rs.value(), done.meta)) {
       files_->remove(done.ref.value().name);
       continue;
     }
-    if (Status s = rs.value()->compact(done.meta.index, done.meta.conf); !s.is_ok()) return s;
+    if (st.is_ok()) st = rs.value()->compact(done.meta.index, done.meta.conf);
+    if (!st.is_ok()) {
+      // The host fails; no batch will name these files.
+      for (size_t j = i; j < finished.size(); ++j) {
+        if (finished[j].ref.is_ok()) files_->remove(finished[j].ref.value().name);
+      }
+      return st;
+    }
     stage_file_ref(done.shard, std::move(done.ref).value());
   }
   return Status::ok();
 }
 
-void RocksLogStore::collect_snapshot_garbage() {
-  if (unnamed_committed_.empty()) return;
+Status RocksLogStore::collect_snapshot_garbage() {
+  if (unnamed_committed_.empty()) return Status::ok();
   // Committed is not yet durable: after a crash the WAL could still name them.
-  if (Status s = sync(); !s.is_ok()) return;
+  // A failed sync fails the commit (and the host), like any failed fsync.
+  if (Status s = sync(); !s.is_ok()) return s;
   for (const auto& name : unnamed_committed_) files_->remove(name);
   unnamed_committed_.clear();
+  return Status::ok();
 }
 
 Status RocksLogStore::commit(LogBatch& batch, bool sync) {
-  collect_snapshot_garbage();
+  if (Status s = collect_snapshot_garbage(); !s.is_ok()) return s;
   if (Status s = stage_written_snapshots(); !s.is_ok()) return s;
   for (auto& op : static_cast<RocksBatch&>(batch).ops) {
     ShardId shard = std::visit([](auto& o) { return o.shard; }, op);

@@ -75,7 +75,7 @@ class RocksLogStore final : public LogStore {
   // Stages the compactions whose files the background writer finished.
   Status stage_written_snapshots();
   // Deletes the files that committed batches stopped naming, after a WAL sync.
-  void collect_snapshot_garbage();
+  Status collect_snapshot_garbage();
   std::string data_key(ShardId shard) const;
   std::string file_key(ShardId shard) const;
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "base/crc32c.h"
 #include "storage/rocks_db.h"
 
@@ -30,10 +32,34 @@ Status sync_dir(rocksdb::Env* env, const std::string& dir) {
 
 Result<std::unique_ptr<SnapshotFiles>> SnapshotFiles::open(rocksdb::Env* env, std::string dir) {
   if (env == nullptr) env = rocksdb::Env::Default();
-  if (auto s = env->CreateDirIfMissing(dir); !s.ok()) {
-    return from_rocks(s, "create snapshot dir " + dir);
+  if (env->FileExists(dir).IsNotFound()) {
+    if (auto s = env->CreateDirIfMissing(dir); !s.ok()) {
+      return from_rocks(s, "create snapshot dir " + dir);
+    }
+    // The new directory's entry must be durable before any file in it is
+    // named by a durable reference.
+    auto slash = dir.find_last_of('/');
+    std::string parent = slash == std::string::npos ? "." : dir.substr(0, slash);
+    if (Status s = sync_dir(env, parent.empty() ? "/" : parent); !s.is_ok()) return s;
   }
-  return std::unique_ptr<SnapshotFiles>(new SnapshotFiles(env, std::move(dir)));
+  std::unique_ptr<SnapshotFiles> files(new SnapshotFiles(env, std::move(dir)));
+  // Names stay unique across restarts: numbering continues after the
+  // highest one on disk (a repeated name would let the collection of a
+  // superseded file delete the one that replaced it).
+  std::vector<std::string> children;
+  if (auto s = env->GetChildren(files->dir_, &children); !s.ok()) {
+    return from_rocks(s, "list snapshot dir " + files->dir_);
+  }
+  for (const auto& name : children) {
+    auto at = name.find("-n");
+    if (at == std::string::npos) continue;
+    uint64_t seq = 0;
+    for (size_t i = at + 2; i < name.size() && name[i] >= '0' && name[i] <= '9'; ++i) {
+      seq = seq * 10 + static_cast<uint64_t>(name[i] - '0');
+    }
+    files->sequence_ = std::max(files->sequence_, seq);
+  }
+  return files;
 }
 
 Result<SnapshotFileRef> SnapshotFiles::write(ShardId shard, LogIndex index, std::string_view data) {
@@ -44,8 +70,7 @@ Result<SnapshotFileRef> SnapshotFiles::write(ShardId shard, LogIndex index, std:
   }
   // The sequence number keeps two snapshots at one index (a retried write,
   // or one from before a restart) from sharing a name.
-  std::string name = fmt::format("{}i{}-n{}-{}{}", prefix_of(shard), index.value(), seq,
-                                 env_->NowMicros(), kSuffix);
+  std::string name = fmt::format("{}i{}-n{}{}", prefix_of(shard), index.value(), seq, kSuffix);
   std::string tmp = path(name) + std::string(kTmpSuffix);
   std::unique_ptr<rocksdb::WritableFile> f;
   rocksdb::EnvOptions eo;

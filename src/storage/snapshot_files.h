@@ -8,7 +8,9 @@
 // 100k keys, a 10 MB fsync stall in the group commit, and a hard limit of
 // 4 GiB per value. A file is written once, checksummed once, synced once.
 //
-// Layout: <dir>/s<shard>-i<index>-n<sequence>.snap, written as a ".tmp" file,
+// Layout: <dir>/s<shard>-i<index>-n<sequence>.snap (the sequence continues
+// after the highest on disk, so a name is never reused while its file
+// exists), written as a ".tmp" file,
 // synced, renamed, and the directory synced; only then may a reference to it
 // (SnapshotFileRef, stored in RocksDB in the same batch as the log compaction
 // it allows) become durable. A file no durable reference names is garbage:
@@ -61,8 +63,8 @@ class SnapshotFiles {
 
   rocksdb::Env* env_;
   std::string dir_;
-  std::mutex mu_;  // guards sequence_
-  uint64_t sequence_ = 0;
+  std::mutex mu_;          // guards sequence_
+  uint64_t sequence_ = 0;  // the last number used
 };
 
 // One background thread that writes snapshot files, so that the host's loop
