@@ -196,13 +196,14 @@ void Replica::send_now(raft::Ready& rd, Transport& transport) {
 }
 
 // A durable state machine compacts the log without serializing its state
-// (the state is on disk at the applied index). When a follower needs a
-// snapshot, the state is serialized then, at the current applied index: the
-// log is compacted there too, so the message Raft asked for (at the older
-// compaction index) is reported failed and Raft sends the new one at its
-// next attempt.
+// (the state is on disk at the applied index), and no replica keeps a
+// snapshot's bytes after storing and sending them (release_snapshot_bytes).
+// When a follower needs a snapshot, the state is serialized then, at the
+// current applied index: the log is compacted there too, so the message Raft
+// asked for (at the older compaction index) is reported failed and Raft sends
+// the new one at its next attempt.
 void Replica::materialize_snapshot_for(const std::vector<raft::Message>& msgs) {
-  if (!durable_ || !snapshot_.data.empty()) return;
+  if (!snapshot_.data.empty()) return;
   bool wanted = std::any_of(msgs.begin(), msgs.end(), [](const raft::Message& m) {
     return m.type == raft::MessageType::kSnap;
   });
@@ -210,7 +211,8 @@ void Replica::materialize_snapshot_for(const std::vector<raft::Message>& msgs) {
   if (applied_ < raft_->log().first_index()) {
     // Nothing applied since the last compaction: snapshot_ already describes
     // the state at applied_; only its data is missing. Nothing to store (the
-    // engine holds the state), and the log after it must stay as it is.
+    // engine, or the stored snapshot, holds that state), and the log after it
+    // must stay as it is.
     snapshot_.data = sm_->snapshot_data();
     return;
   }
@@ -248,6 +250,14 @@ void Replica::after_persist(raft::Ready& rd, Transport& transport) {
   materialize_snapshot_for(rd.messages_after_persist);
   send_all(rd.messages_after_persist, snapshot_, *raft_, shard_, transport);
   if (rd.persist_index.value() != 0) raft_->on_persisted(rd.persist_term, rd.persist_index);
+  release_snapshot_bytes();
+}
+
+void Replica::release_snapshot_bytes() {
+  // Not before stage() handed a pending compaction to the log store; the
+  // transport copies what it sends (blob_source).
+  if (pending_compaction_ || snapshot_.data.empty()) return;
+  std::string().swap(snapshot_.data);
 }
 
 void Replica::apply(raft::Ready& rd) {

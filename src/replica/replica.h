@@ -98,6 +98,9 @@ class Replica {
   void set_apply_lock(std::shared_mutex* mu) { apply_lock_ = mu; }
 
   raft::Raft& raft() { return *raft_; }
+  // Bytes of serialized snapshot held in memory: only between a compaction
+  // (or a follower's need) and the end of the Ready that stored and sent them.
+  size_t held_snapshot_bytes() const { return snapshot_.data.size(); }
   kv::StateMachine& state_machine() { return *sm_; }
   ShardId shard() const { return shard_; }
   bool is_leader() const { return raft_->role() == raft::Role::kLeader; }
@@ -124,6 +127,9 @@ class Replica {
   void propose_expiry(const std::string& key, int64_t at, std::function<void()> on_done);
   void maybe_compact();
   void materialize_snapshot_for(const std::vector<raft::Message>& msgs);
+  // Drops the serialized snapshot once it is stored and sent: kept, it would
+  // be a second copy of an in-memory shard's whole state.
+  void release_snapshot_bytes();
   // Compacts the log at the applied index, makes snapshot_ describe that
   // point (with the serialized state if `serialize`) and stages it for the
   // store. False if Raft declined (nothing changes then).

@@ -345,9 +345,19 @@ TEST(ReplicatedShard, FollowerFarBehindCatchesUpBySnapshot) {
   }
   // The leader compacted far past the follower's log: only a snapshot helps.
   EXPECT_GT(c.replica(c.wait_leader())->raft().log().first_index().value(), 100u);
+  // No replica keeps a serialized snapshot once it was stored (a second copy
+  // of the state); the leader serializes again for the follower.
+  c.tick(3);
+  for (uint64_t id = 1; id <= 3; ++id) {
+    if (NodeId(id) != follower) EXPECT_EQ(c.replica(NodeId(id))->held_snapshot_bytes(), 0u);
+  }
   c.start(follower, false);
   c.expect_converged();
   EXPECT_EQ(c.read(c.wait_leader(), {"GET", "counter"}), "$200");
+  c.tick(3);
+  for (uint64_t id = 1; id <= 3; ++id) {
+    EXPECT_EQ(c.replica(NodeId(id))->held_snapshot_bytes(), 0u) << "node " << id;
+  }
 }
 
 // The transport gives no delivery report for a snapshot; a lost one must not
