@@ -143,7 +143,8 @@ std::string StateMachine::snapshot_data() const {
   std::string out;
   out.push_back(static_cast<char>(kSnapshotVersion));
   put_varint64(out, store_.size());
-  store_.engine().for_each([&](std::string_view k, std::string_view v) {
+  // Any order: restoring inserts each key where it belongs.
+  store_.engine().for_each_unordered([&](std::string_view k, std::string_view v) {
     put_length_prefixed(out, k);
     put_length_prefixed(out, v);
   });

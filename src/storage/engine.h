@@ -70,6 +70,11 @@ class Engine {
       cursor = scan(cursor, 1024, visit);
     } while (cursor != 0);
   }
+  // Visits every key once in an order of the engine's choosing, which two
+  // engines with the same contents may not share (no mutation may run
+  // meanwhile). For snapshots, whose bytes need no particular order: the
+  // memory engine walks its hash table instead of its ordered index.
+  virtual void for_each_unordered(const Visitor& visit) const { for_each(visit); }
   // Visits up to `count` keys of one slot, in scan order.
   virtual void scan_slot(Slot slot, size_t count, const Visitor& visit) const = 0;
   // A key chosen from `random_bits`, or nullopt when empty.

@@ -103,4 +103,11 @@ void KeyTable::destroy(Node* n) {
   ::operator delete(n);
 }
 
+void KeyTable::for_each(
+    const std::function<void(std::string_view key, const Item& item)>& visit) const {
+  for (const Slot& slot : slots_) {
+    if (slot.node != nullptr) visit(slot.node->key(), slot.node->item);
+  }
+}
+
 }  // namespace shoal::storage

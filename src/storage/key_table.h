@@ -20,6 +20,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,6 +48,8 @@ class KeyTable {
                                             int64_t access_ms);
   bool erase(std::string_view key);
   void clear();
+  // Every item once, in slot order (which depends on the insertion history).
+  void for_each(const std::function<void(std::string_view key, const Item& item)>& visit) const;
   size_t size() const { return size_; }
 
  private:

@@ -99,6 +99,11 @@ void MemoryEngine::scan_slot(Slot slot, size_t count, const Visitor& visit) cons
   }
 }
 
+void MemoryEngine::for_each_unordered(const Visitor& visit) const {
+  table_.for_each(
+      [&](std::string_view key, const KeyTable::Item& item) { visit(key, item.value); });
+}
+
 std::optional<std::string> MemoryEngine::random_key(uint64_t random_bits) const {
   if (index_.empty()) return std::nullopt;
   // Bias toward keys after sparse regions is acceptable for RANDOMKEY.

@@ -44,6 +44,29 @@ TEST(MemoryEngine, ExchangeReturnsTheReplacedValueAndKeepsTheIndex) {
   EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::string>>{{"k", "2"}}));
 }
 
+TEST(MemoryEngine, ForEachUnorderedVisitsEveryKeyOnce) {
+  MemoryEngine e;
+  std::map<std::string, std::string> want;
+  for (int i = 0; i < 500; ++i) {
+    std::string k = "k" + std::to_string(i * 7919 % 1000);
+    want[k] = "v" + std::to_string(i);
+    put(e, k, want[k]);
+  }
+  for (int i = 0; i < 100; ++i) {
+    std::string k = "k" + std::to_string(i * 7919 % 1000);
+    e.del(k);
+    want.erase(k);
+  }
+  std::map<std::string, std::string> seen;
+  size_t visits = 0;
+  e.for_each_unordered([&](std::string_view k, std::string_view v) {
+    seen.emplace(k, v);
+    ++visits;
+  });
+  EXPECT_EQ(visits, want.size());
+  EXPECT_EQ(seen, want);
+}
+
 TEST(MemoryEngine, ScanVisitsEveryStableKeyDespiteConcurrentChanges) {
   std::mt19937_64 rng(42);
   for (int round = 0; round < 20; ++round) {
