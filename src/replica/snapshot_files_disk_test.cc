@@ -19,18 +19,29 @@ using testing::LocalCluster;
 using testing::LocalClusterOptions;
 using testing::StoreKind;
 
+// One node's disk: a SimDisk holding /db, RocksDB's Env on it, and the
+// options of a store at /db/raft.
+struct OneDisk {
+  explicit OneDisk(uint64_t seed) : disk(seed) {
+    EXPECT_TRUE(disk.create_dir("/db").is_ok());
+    EXPECT_TRUE(disk.sync_dir("/").is_ok());
+    env = env::new_rocks_env(&disk);
+    options.path = "/db/raft";
+    options.env = env.get();
+  }
+  env::SimDisk disk;
+  std::unique_ptr<rocksdb::Env> env;
+  storage::RocksDbOptions options;
+};
+
 // A failed WAL fsync in the collection (the sync before deleting unnamed
 // files) must fail that commit: nothing may be acknowledged after a failed
 // fsync (group_commit.h).
 TEST(SnapshotFilesOnSimDisk, AFailedWalSyncInTheCollectionFailsTheCommit) {
-  env::SimDisk disk(7);
-  ASSERT_TRUE(disk.create_dir("/db").is_ok());
-  ASSERT_TRUE(disk.sync_dir("/").is_ok());
-  auto rocks_env = env::new_rocks_env(&disk);
+  OneDisk d(7);
+  env::SimDisk& disk = d.disk;
+  const storage::RocksDbOptions& o = d.options;
   testing::FakeClock clock;
-  storage::RocksDbOptions o;
-  o.path = "/db/raft";
-  o.env = rocks_env.get();
   ShardId shard(1);
   std::string big(100 << 10, 'x');
   raft::ConfState conf{{NodeId(1)}, {}, {}, {}, false};
@@ -78,14 +89,10 @@ TEST(SnapshotFilesOnSimDisk, AFailedWalSyncInTheCollectionFailsTheCommit) {
 // collected only after a WAL sync; a power loss after the collection restarts
 // from the leader's snapshot and its file.
 TEST(SnapshotFilesOnSimDisk, DeferredCompactionAndLeaderSnapshotInOneBatch) {
-  env::SimDisk disk(9);
-  ASSERT_TRUE(disk.create_dir("/db").is_ok());
-  ASSERT_TRUE(disk.sync_dir("/").is_ok());
-  auto rocks_env = env::new_rocks_env(&disk);
+  OneDisk d(9);
+  env::SimDisk& disk = d.disk;
+  const storage::RocksDbOptions& o = d.options;
   testing::FakeClock clock;
-  storage::RocksDbOptions o;
-  o.path = "/db/raft";
-  o.env = rocks_env.get();
   ShardId shard(1);
   raft::ConfState conf{{NodeId(1)}, {}, {}, {}, false};
   auto list = [&] {
@@ -255,15 +262,11 @@ class FrozenClockEnv : public rocksdb::EnvWrapper {
 };
 
 TEST(SnapshotFilesOnSimDisk, ASnapshotAtTheSameIndexAfterARestartKeepsItsFile) {
-  env::SimDisk disk(11);
-  ASSERT_TRUE(disk.create_dir("/db").is_ok());
-  ASSERT_TRUE(disk.sync_dir("/").is_ok());
-  auto base = env::new_rocks_env(&disk);
-  FrozenClockEnv frozen(base.get());
-  testing::FakeClock clock;
-  storage::RocksDbOptions o;
-  o.path = "/db/raft";
+  OneDisk d(11);
+  FrozenClockEnv frozen(d.env.get());
+  storage::RocksDbOptions o = d.options;
   o.env = &frozen;
+  testing::FakeClock clock;
   ShardId shard(1);
   raft::ConfState conf{{NodeId(1)}, {}, {}, {}, false};
   raft::Snapshot snap{{LogIndex(5), Term(1), conf}, std::string(100 << 10, 's')};
