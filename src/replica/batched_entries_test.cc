@@ -28,6 +28,14 @@ std::unique_ptr<LocalCluster> batch_cluster(
   return c.is_ok() ? std::move(c).value() : nullptr;
 }
 
+// The leader, after one write through the cluster helper (so that it has
+// committed an entry of its own term and serves at once).
+NodeId warm_leader(LocalCluster& c) {
+  NodeId l = c.wait_leader().value_or(NodeId(1));
+  EXPECT_TRUE(c.write({"SET", "warm", "up"}).status.is_ok());
+  return l;
+}
+
 // Writes proposed directly on one replica (not through the cluster helper,
 // which proposes on whichever node leads), with how often each callback ran.
 // The callbacks share the state, so one that runs after a failed assertion
@@ -95,8 +103,7 @@ LogIndex last_index(LocalCluster& c, NodeId id) { return c.replica(id)->raft().l
 TEST(BatchedEntries, WritesOfOneIterationShareOneEntryAndEachGetsItsOwnReply) {
   auto c = batch_cluster();
   ASSERT_TRUE(c);
-  NodeId l = *c->wait_leader();
-  ASSERT_TRUE(c->write({"SET", "warm", "up"}).status.is_ok());
+  NodeId l = warm_leader(*c);
   LogIndex before = last_index(*c, l);
   // INCR n returns 1..N and APPEND s returns the growing length: a reply
   // given to the wrong write of the batch shows.
@@ -126,8 +133,7 @@ TEST(BatchedEntries, WritesOfOneIterationShareOneEntryAndEachGetsItsOwnReply) {
 TEST(BatchedEntries, FollowersApplyTheBatchAsOneEntryToTheSameState) {
   auto c = batch_cluster();
   ASSERT_TRUE(c);
-  NodeId l = *c->wait_leader();
-  ASSERT_TRUE(c->write({"SET", "warm", "up"}).status.is_ok());
+  NodeId l = warm_leader(*c);
   ASSERT_TRUE(c->converge().is_ok());
   LogIndex before = last_index(*c, l);
   Batch b;
@@ -170,8 +176,7 @@ TEST(BatchedEntries, FollowersApplyTheBatchAsOneEntryToTheSameState) {
 TEST(BatchedEntries, MoreThan1024WritesAreCutIntoSeveralEntries) {
   auto c = batch_cluster();
   ASSERT_TRUE(c);
-  NodeId l = *c->wait_leader();
-  ASSERT_TRUE(c->write({"SET", "warm", "up"}).status.is_ok());
+  NodeId l = warm_leader(*c);
   LogIndex before = last_index(*c, l);
   Batch b;
   constexpr int kWrites = 2 * 1024 + 452;
@@ -188,8 +193,7 @@ TEST(BatchedEntries, MoreThan1024WritesAreCutIntoSeveralEntries) {
 TEST(BatchedEntries, ABatchIsCutAt256KiB) {
   auto c = batch_cluster();
   ASSERT_TRUE(c);
-  NodeId l = *c->wait_leader();
-  ASSERT_TRUE(c->write({"SET", "warm", "up"}).status.is_ok());
+  NodeId l = warm_leader(*c);
   LogIndex before = last_index(*c, l);
   Batch b;
   const std::string value(4096, 'v');
@@ -343,8 +347,7 @@ TEST(BatchedEntries, BatchCommittedByTheNextLeaderGetsEachWriteItsOwnReply) {
 TEST(BatchedEntries, RefusedBatchAnswersEveryWriteUnavailable) {
   auto c = batch_cluster();
   ASSERT_TRUE(c);
-  NodeId l = *c->wait_leader();
-  ASSERT_TRUE(c->write({"SET", "warm", "up"}).status.is_ok());
+  NodeId l = warm_leader(*c);
   ASSERT_TRUE(c->converge().is_ok());
   Batch b;
   for (int i = 0; i < 10; ++i) {
@@ -369,8 +372,7 @@ TEST(BatchedEntries, BusyBatchAnswersEveryWriteAndAppliesNone) {
     o.replica.raft.max_uncommitted_bytes = 40 << 10;  // one full batch of INCRs fits
   });
   ASSERT_TRUE(c);
-  NodeId l = *c->wait_leader();
-  ASSERT_TRUE(c->write({"SET", "warm", "up"}).status.is_ok());
+  NodeId l = warm_leader(*c);
   Batch b;
   for (int i = 0; i < 1024 + 300; ++i) {
     b.propose(*c->replica(l), {"INCR", "n"}, c->clock().now_ms());
@@ -389,8 +391,7 @@ TEST(BatchedEntries, BusyBatchAnswersEveryWriteAndAppliesNone) {
 TEST(BatchedEntries, H16_FailedLogWriteAnswersProposedAndCollectedBatches) {
   auto c = batch_cluster();
   ASSERT_TRUE(c);
-  NodeId l = *c->wait_leader();
-  ASSERT_TRUE(c->write({"SET", "warm", "up"}).status.is_ok());
+  NodeId l = warm_leader(*c);
   c->memory_store(l)->fail_next_commit();
   Batch proposed;
   for (int i = 0; i < 5; ++i) {
