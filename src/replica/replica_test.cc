@@ -349,7 +349,9 @@ TEST(ReplicatedShard, FollowerFarBehindCatchesUpBySnapshot) {
   // of the state); the leader serializes again for the follower.
   c.tick(3);
   for (uint64_t id = 1; id <= 3; ++id) {
-    if (NodeId(id) != follower) EXPECT_EQ(c.replica(NodeId(id))->held_snapshot_bytes(), 0u);
+    if (NodeId(id) != follower) {
+      EXPECT_EQ(c.replica(NodeId(id))->held_snapshot_bytes(), 0u);
+    }
   }
   c.start(follower, false);
   c.expect_converged();

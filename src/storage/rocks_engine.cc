@@ -104,7 +104,7 @@ std::optional<std::string_view> RocksEngine::read(std::string_view key) const {
 
 void RocksEngine::note_access(std::string_view key, int64_t now_ms) {
   if (first_seen_ms_ == 0) first_seen_ms_ = now_ms;
-  access_ms_[std::string(key)] = now_ms;
+  access_.note(key, now_ms);
 }
 
 std::optional<std::string_view> RocksEngine::get(std::string_view key) const { return read(key); }
@@ -116,8 +116,7 @@ std::optional<std::string_view> RocksEngine::get_and_touch(std::string_view key,
 }
 
 std::optional<int64_t> RocksEngine::access_time(std::string_view key) const {
-  auto it = access_ms_.find(std::string(key));
-  if (it != access_ms_.end()) return it->second;
+  if (auto at = access_.find(key)) return at;
   // Unknown since the last restart: idle since the engine's first activity.
   if (read(key)) return first_seen_ms_;
   return std::nullopt;
@@ -141,7 +140,7 @@ bool RocksEngine::del(std::string_view key) {
   batch_.batch().Delete(batch_.db().data(), data_key(slot, key));
   --slot_counts_[slot.value()];
   --total_;
-  access_ms_.erase(std::string(key));
+  access_.forget(key);
   return true;
 }
 
@@ -152,7 +151,7 @@ void RocksEngine::clear() {
   last_.valid = false;
   std::fill(slot_counts_.begin(), slot_counts_.end(), 0);
   total_ = 0;
-  access_ms_.clear();
+  access_.clear();
 }
 
 uint64_t RocksEngine::scan(uint64_t cursor, size_t count, const Visitor& visit) const {

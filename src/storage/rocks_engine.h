@@ -19,10 +19,11 @@
 // index they belong to (etcd #13766). Reads see staged writes. Nothing is
 // durable until the builder commits.
 //
-// Access times (get_and_touch/access_time) are kept in memory only: they are
-// local bookkeeping, not replicated state, and are lost on restart (until a
-// key is touched again its access time reads as the first access or write the
-// engine saw after opening).
+// Access times (get_and_touch/access_time) are kept in memory only, in a
+// bounded AccessClock (access_clock.h): they are local bookkeeping, not
+// replicated state, and are lost on restart. A key the clock does not know -
+// not touched since opening, or its slot taken by a later key - reads as idle
+// since the first access or write the engine saw after opening.
 // Per-slot key counts are kept in memory too, rebuilt by one scan at open().
 //
 // The Engine interface has no error channel: a RocksDB read error (I/O error,
@@ -33,10 +34,10 @@
 #include <array>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "base/status.h"
+#include "storage/access_clock.h"
 #include "storage/engine.h"
 #include "storage/group_commit.h"
 
@@ -64,6 +65,7 @@ class RocksEngine final : public Engine {
   void scan_slot(Slot slot, size_t count, const Visitor& visit) const override;
   std::optional<std::string> random_key(uint64_t random_bits) const override;
   bool durable() const override { return true; }
+  const AccessClock& access_clock() const { return access_; }
 
   static constexpr size_t kReadSlots = 8;
   // The first bytes of every key of (shard, tenant): the range to iterate,
@@ -86,7 +88,7 @@ class RocksEngine final : public Engine {
   std::string prefix_;
   size_t total_ = 0;
   std::vector<uint32_t> slot_counts_;
-  std::unordered_map<std::string, int64_t> access_ms_;
+  AccessClock access_;
   int64_t first_seen_ms_ = 0;
   mutable std::array<std::string, kReadSlots> reads_;
   mutable size_t next_read_ = 0;

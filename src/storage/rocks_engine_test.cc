@@ -190,6 +190,36 @@ TEST_F(RocksEngineTest, AccessTimesAndReadViews) {
   EXPECT_EQ(*vb, "vb");
 }
 
+// H24: access times take bounded memory however many keys are touched; a
+// key the clock lost reads as idle since the engine's first activity.
+TEST_F(RocksEngineTest, AccessTimesStayBoundedInMemory) {
+  const int n = 200'000;                          // more than the clock's default slots
+  e_->put(key_slot("first"), "first", "v", 500);  // the engine's first activity
+  for (int i = 0; i < n; ++i) {
+    std::string k = "k" + std::to_string(i);
+    e_->put(key_slot(k), k, "v", 1000 + i);
+  }
+  commit();
+  EXPECT_EQ(e_->size(), static_cast<size_t>(n) + 1);
+  EXPECT_LE(e_->access_clock().memory_bytes(), AccessClock::kDefaultMaxSlots * 16);
+  std::string last = "k" + std::to_string(n - 1);
+  EXPECT_EQ(e_->access_time(last), 1000 + n - 1);
+  int lost = 0;
+  for (int i = 0; i < n; i += 97) {
+    std::string k = "k" + std::to_string(i);
+    auto at = e_->access_time(k);
+    ASSERT_TRUE(at.has_value()) << k;  // present keys always have a time
+    if (*at == 500)
+      ++lost;  // the first activity's time: forgotten
+    else
+      EXPECT_EQ(*at, 1000 + i) << k;
+  }
+  EXPECT_GT(lost, 0);  // the clock is full: early keys were displaced
+  EXPECT_TRUE(e_->del(last));
+  commit();
+  EXPECT_FALSE(e_->access_time(last).has_value());
+}
+
 TEST_F(RocksEngineTest, ExchangeReturnsTheReplacedValue) {
   EXPECT_EQ(e_->exchange(key_slot("k"), "k", "1", 5), std::nullopt);
   EXPECT_EQ(e_->exchange(key_slot("k"), "k", "2", 7), "1");
