@@ -16,8 +16,8 @@ struct Op {
 
 class MemoryBatch final : public LogBatch {
  public:
-  void put_snapshot(ShardId s, const raft::Snapshot& snap) override {
-    ops_.push_back({Op::kSnapshot, s, snap, {}, {}, {}});
+  void put_snapshot(ShardId s, raft::Snapshot snap) override {
+    ops_.push_back({Op::kSnapshot, s, std::move(snap), {}, {}, {}});
   }
   void put_hard_state(ShardId s, const raft::HardState& hs) override {
     ops_.push_back({Op::kHardState, s, {}, hs, {}, {}});

@@ -45,7 +45,9 @@ struct StateEngines {
 class LogBatch {
  public:
   virtual ~LogBatch() = default;
-  virtual void put_snapshot(ShardId shard, const raft::Snapshot& snap) = 0;
+  // By value: a replica hands over the bytes of its own compaction snapshot
+  // rather than copy them (O(state) each time).
+  virtual void put_snapshot(ShardId shard, raft::Snapshot snap) = 0;
   virtual void put_hard_state(ShardId shard, const raft::HardState& hs) = 0;
   virtual void append(ShardId shard, const std::vector<raft::Entry>& entries) = 0;
   // Drops entries <= index (they are covered by a stored snapshot).

@@ -222,7 +222,16 @@ void Replica::materialize_snapshot_for(const std::vector<raft::Message>& msgs) {
 bool Replica::stage(const raft::Ready& rd, LogBatch& batch) {
   bool needs_sync = false;
   if (pending_compaction_) {
-    batch.put_snapshot(shard_, snapshot_);
+    // The bytes go to the store, not a copy (a copy was ~5% of the raft
+    // loop's time at SET -P 16 with 100k keys: memmove and page faults).
+    // snapshot_ keeps its meta; a follower that needs the data later gets it
+    // serialized again (materialize_snapshot_for), as after
+    // release_snapshot_bytes.
+    raft::Snapshot staged;
+    staged.meta = snapshot_.meta;
+    staged.data = std::move(snapshot_.data);
+    std::string().swap(snapshot_.data);
+    batch.put_snapshot(shard_, std::move(staged));
     pending_compaction_ = false;
     needs_sync = true;
   }

@@ -36,8 +36,8 @@ using Op = std::variant<SnapshotOp, HardStateOp, AppendOp, CompactOp>;
 
 class RocksBatch final : public LogBatch {
  public:
-  void put_snapshot(ShardId s, const raft::Snapshot& snap) override {
-    ops.emplace_back(SnapshotOp{s, to_record(snap.meta), snap.data});
+  void put_snapshot(ShardId s, raft::Snapshot snap) override {
+    ops.emplace_back(SnapshotOp{s, to_record(snap.meta), std::move(snap.data)});
   }
   void put_hard_state(ShardId s, const raft::HardState& hs) override {
     ops.emplace_back(HardStateOp{s, to_record(hs)});
