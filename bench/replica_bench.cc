@@ -79,6 +79,7 @@ class Rig {
     o.replica.compact_after_writes = config.compact_after_writes;
     o.host.defer_sync = config.pipelined;
     o.sync_threads = config.pipelined;
+    o.manual_wal_flush = config.pipelined && config.fsync == storage::FsyncPolicy::kAlways;
     auto c = LocalCluster::create(o);
     if (!c.is_ok()) {
       *error = "LocalCluster::create: " + c.status().message();

@@ -31,9 +31,10 @@ class SimCluster {
  public:
   explicit SimCluster(uint64_t seed, storage::FsyncPolicy fsync = storage::FsyncPolicy::kAlways,
                       uint64_t compact_after = 10000, bool durable_engine = false,
-                      bool pipelined_sync = false) {
+                      bool pipelined_sync = false, bool manual_wal_flush = false) {
     LocalClusterOptions o;
     o.host.defer_sync = pipelined_sync;
+    o.manual_wal_flush = manual_wal_flush;
     o.store = StoreKind::kRocks;
     o.durable_engine = durable_engine;
     o.dir = "/db";
@@ -167,6 +168,22 @@ TEST(DiskFaults, H16_WholeClusterPowerLossWithPipelinedSync) {
 TEST(DiskFaults, H16_WholeClusterPowerLossWithPipelinedSyncAndDurableEngine) {
   SimCluster sim(6, storage::FsyncPolicy::kAlways, /*compact_after=*/25, /*durable_engine=*/true,
                  /*pipelined_sync=*/true);
+  whole_cluster_power_loss_rounds(sim);
+}
+
+// The same with RocksDB's manual WAL flush (shoal-server's mode with
+// --fsync always): WAL records wait in RocksDB's buffer until the sync writes
+// and syncs them (RocksDb::sync_wal = FlushWAL(true)); a sync that only
+// called SyncWAL would sync nothing of them and lose acknowledged writes.
+TEST(DiskFaults, H16_WholeClusterPowerLossWithPipelinedSyncAndManualWalFlush) {
+  SimCluster sim(7, storage::FsyncPolicy::kAlways, /*compact_after=*/25, false,
+                 /*pipelined_sync=*/true, /*manual_wal_flush=*/true);
+  whole_cluster_power_loss_rounds(sim);
+}
+
+TEST(DiskFaults, H16_WholeClusterPowerLossWithManualWalFlushAndDurableEngine) {
+  SimCluster sim(8, storage::FsyncPolicy::kAlways, /*compact_after=*/25, /*durable_engine=*/true,
+                 /*pipelined_sync=*/true, /*manual_wal_flush=*/true);
   whole_cluster_power_loss_rounds(sim);
 }
 

@@ -102,6 +102,9 @@ struct LocalClusterOptions {
   // server does) instead of one pump round late; pump() hands completed
   // syncs to the host at the start of its next round.
   bool sync_threads = false;
+  // kRocks: RocksDbOptions::manual_wal_flush (the server's mode with its
+  // pipelined sync): WAL records wait in RocksDB's buffer until a sync.
+  bool manual_wal_flush = false;
   ReplicaOptions replica;  // raft.id and raft.seed are set per node by the host
   // Not owned. nullptr: an owned FakeClock, advanced by tick_ms per tick().
   env::Clock* clock = nullptr;

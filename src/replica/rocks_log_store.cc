@@ -226,7 +226,7 @@ Status RocksLogStore::commit(LogBatch& batch, bool sync) {
   return s;
 }
 
-Status RocksLogStore::sync() { return storage::from_rocks(db_->db()->SyncWAL(), "sync wal"); }
+Status RocksLogStore::sync() { return db_->sync_wal(); }
 
 void RocksLogStore::stage_applied(ShardId shard, LogIndex applied) {
   auto rs = shard_storage(shard);

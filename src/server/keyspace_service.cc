@@ -70,6 +70,8 @@ cluster::ClusterMap standalone_map(const Config& c) {
 Status KeyspaceService::start() {
   storage::RocksDbOptions db;
   db.path = (std::filesystem::path(config_.data_dir) / "raft").string();
+  // With the pipelined sync every acknowledged write waits for sync_wal().
+  db.manual_wal_flush = policy_of(config_.fsync) == storage::FsyncPolicy::kAlways;
   auto store = replica::RocksLogStore::open(db, policy_of(config_.fsync), clock_);
   if (!store.is_ok()) return store.status();
   store_ = std::move(store).value();

@@ -87,7 +87,7 @@ Status WriteBatchBuilder::sync_if_due() {
   if (policy_ != FsyncPolicy::kEverySec || !unsynced_) return Status::ok();
   int64_t now = clock_.monotonic_ns();
   if (!sync_due(now)) return Status::ok();
-  Status s = from_rocks(db_.db()->SyncWAL(), "sync wal");
+  Status s = db_.sync_wal();
   if (!s.is_ok()) {
     health_ = s;
     return s;

@@ -93,6 +93,7 @@ Result<std::unique_ptr<RocksDb>> RocksDb::open(const RocksDbOptions& o) {
   db_opts.create_missing_column_families = true;
   db_opts.env = o.env != nullptr ? o.env : rocksdb::Env::Default();
   db_opts.max_background_jobs = o.background_jobs;
+  db_opts.manual_wal_flush = o.manual_wal_flush;
   auto cache = rocksdb::NewLRUCache(o.block_cache_bytes);
 
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
@@ -125,6 +126,7 @@ Result<std::unique_ptr<RocksDb>> RocksDb::open(const RocksDbOptions& o) {
   if (!s.is_ok()) return s;
   std::unique_ptr<RocksDb> out(new RocksDb());
   out->db_.reset(raw);
+  out->manual_wal_flush_ = o.manual_wal_flush;
   SHOAL_ASSERT(handles.size() == 4);
   // The default family is unused; its handle may be deleted right away.
   Status d = from_rocks(raw->DestroyColumnFamilyHandle(handles[0]), "close default cf");
@@ -135,8 +137,18 @@ Result<std::unique_ptr<RocksDb>> RocksDb::open(const RocksDbOptions& o) {
   return out;
 }
 
+Status RocksDb::sync_wal() {
+  // FlushWAL(true) = write the buffer (under RocksDB's log mutex), then
+  // SyncWAL. SyncWAL alone syncs only what reached the file.
+  if (manual_wal_flush_) return from_rocks(db_->FlushWAL(/*sync=*/true), "flush and sync wal");
+  return from_rocks(db_->SyncWAL(), "sync wal");
+}
+
 RocksDb::~RocksDb() {
   if (!db_) return;
+  // What is still buffered goes to the file, as it would have without
+  // manual_wal_flush (unsynced: nothing acknowledged depends on it).
+  if (manual_wal_flush_) (void)db_->FlushWAL(/*sync=*/false);
   for (auto* h : {data_, raft_log_, raft_state_}) {
     if (h != nullptr) (void)db_->DestroyColumnFamilyHandle(h);
   }

@@ -33,6 +33,14 @@ struct RocksDbOptions {
   size_t write_buffer_bytes = 64 << 20;  // per column family memtable
   size_t block_cache_bytes = 128 << 20;  // shared by data and raft_log
   int background_jobs = 2;
+  // RocksDB's manual_wal_flush: a write appends its WAL record to RocksDB's
+  // buffer instead of writing it to the file, and sync_wal() writes the
+  // buffer and syncs it. For the pipelined sync (fsync always): the raft loop
+  // makes no write syscall per batch, the sync thread one per sync. Only
+  // where every acknowledged write waits for sync_wal(): a process crash
+  // loses what is still in the buffer (never acknowledged), where without it
+  // the page cache would have kept it.
+  bool manual_wal_flush = false;
 };
 
 class RocksDb {
@@ -48,9 +56,14 @@ class RocksDb {
   rocksdb::ColumnFamilyHandle* raft_log() const { return raft_log_; }
   rocksdb::ColumnFamilyHandle* raft_state() const { return raft_state_; }
 
+  // Makes every write so far durable: SyncWAL, after writing the WAL buffer
+  // with manual_wal_flush. Safe while another thread writes.
+  Status sync_wal();
+
  private:
   RocksDb() = default;
   std::unique_ptr<rocksdb::DB> db_;
+  bool manual_wal_flush_ = false;
   rocksdb::ColumnFamilyHandle* data_ = nullptr;
   rocksdb::ColumnFamilyHandle* raft_log_ = nullptr;
   rocksdb::ColumnFamilyHandle* raft_state_ = nullptr;

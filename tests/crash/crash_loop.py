@@ -90,6 +90,9 @@ def parse_args():
                    help="writes/s per run (bounds the set re-read at every start)")
     p.add_argument("--verify-timeout", type=float, default=60)
     p.add_argument("--keep-dir", action="store_true", help="keep the data directory")
+    p.add_argument("--pipelined", action="store_true",
+                   help="the server's pipelined sync with RocksDB's manual WAL flush: "
+                        "a kill loses what is still in RocksDB's buffer")
     p.add_argument("--durable-engine", action="store_true",
                    help="the shard's data in RocksDB (restarts continue from it)")
     return p.parse_args()
@@ -108,6 +111,7 @@ def run_loop(args, work):
         cmd = [args.binary, "--dir", data_dir, "--verify", acked_path, "--start", str(start),
                "--rate", str(args.rate), "--max-seconds", str(args.verify_timeout + 30)]
         cmd += ["--durable-engine"] if args.durable_engine else []
+        cmd += ["--pipelined"] if args.pipelined else []
         return cmd + (["--verify-only"] if verify_only else [])
 
     for i in range(args.kills):

@@ -45,6 +45,7 @@ struct Args {
   int read_window = 1024;  // verification reads in flight
   uint64_t compact_after = 2000;
   bool durable_engine = false;  // data in RocksDB (RocksEngine) instead of memory
+  bool pipelined = false;       // the server's pipelined sync and manual WAL flush
 };
 
 // One line to stdout with a single write(2): no stdio buffer to lose at a kill.
@@ -216,6 +217,9 @@ int run(const Args& args) {
   o.clock = &env::SystemClock::instance();
   o.replica.compact_after_writes = args.compact_after;
   o.durable_engine = args.durable_engine;
+  o.host.defer_sync = args.pipelined;
+  o.sync_threads = args.pipelined;
+  o.manual_wal_flush = args.pipelined;
   // Only the very first run creates the group: a later run that found no
   // state must not pass for a new, empty cluster (H11).
   o.bootstrap = fresh;
@@ -243,6 +247,9 @@ int main(int argc, char** argv) {
   app.add_option("--window", args.window, "writes in flight");
   app.add_option("--rate", args.rate, "writes started per second (0: unlimited)");
   app.add_option("--compact-after", args.compact_after, "entries between snapshots");
+  app.add_flag("--pipelined", args.pipelined,
+               "sync on a thread per node with RocksDB's manual WAL flush, as shoal-server "
+               "does with --fsync always");
   app.add_flag("--durable-engine", args.durable_engine,
                "keep the shard's data in RocksDB (restart from it) instead of in memory");
   CLI11_PARSE(app, argc, argv);
