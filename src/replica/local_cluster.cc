@@ -149,11 +149,11 @@ void LocalCluster::pump_round() {
   q.swap(net_.queue);
   for (auto& e : q) {
     NodeId to = e.msg.to;
-    if (net_.down.count(to) || !running(to)) continue;
+    if (net_.down.count(to) || !running(to) || paused(to)) continue;
     nodes_[to].host->step(e.shard, std::move(e.msg));
   }
   for (auto& [id, n] : nodes_) {
-    if (!n.host) continue;
+    if (!n.host || paused(id)) continue;
     if (n.syncer) {
       std::vector<std::pair<uint64_t, Status>> done;
       {
@@ -199,7 +199,7 @@ void LocalCluster::tick(int n) {
     if (options_.sync_threads) wait_for_syncs();
     if (owned_clock_) owned_clock_->ms += options_.tick_ms;
     for (auto& [id, node] : nodes_) {
-      if (node.host) node.host->tick();
+      if (node.host && !paused(id)) node.host->tick();
     }
     pump();
   }
@@ -217,6 +217,7 @@ Host* LocalCluster::host(NodeId id) {
 
 std::optional<NodeId> LocalCluster::leader(int shard) {
   for (NodeId id : voters_) {
+    if (paused(id)) continue;  // may still think it leads; serves nothing meanwhile
     Replica* r = replica(id, shard);
     // A failed host's Raft may still think it leads; it serves nothing.
     if (r && r->is_leader() && !host(id)->failed()) return id;

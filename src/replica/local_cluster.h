@@ -153,6 +153,14 @@ class LocalCluster {
     else
       held_nodes_.erase(id);
   }
+  // A stalled process (SIGSTOP, a long pause): a paused node's host neither
+  // ticks nor runs, and what is sent to it is lost.
+  void pause(NodeId id, bool on) {
+    if (on)
+      paused_nodes_.insert(id);
+    else
+      paused_nodes_.erase(id);
+  }
   // Advances the FakeClock (if owned), ticks every host, pumps; n times.
   // With sync_threads a tick first waits (bounded) for the syncs asked for:
   // simulated time must not run ahead of the real disk (a 10 ms tick against
@@ -230,6 +238,8 @@ class LocalCluster {
   Network net_;
   std::map<NodeId, Node> nodes_;
   std::set<NodeId> held_nodes_;
+  std::set<NodeId> paused_nodes_;
+  bool paused(NodeId id) const { return paused_nodes_.count(id) > 0; }
   bool held(NodeId id) const { return held_nodes_.count(id) > 0; }
 };
 

@@ -284,6 +284,15 @@ void Replica::apply(raft::Ready& rd) {
     recent_reply_count_ = 0;
     writes_since_snapshot_ = 0;
     keys_at_snapshot_ = sm_->store().size();
+    // Writes known committed but not applied yet are in the snapshot's
+    // state; their replies are not. Answer them (H18) - their entries will
+    // never be applied here.
+    auto covered = committed_.upper_bound(applied_);
+    for (auto it = committed_.begin(); it != covered; ++it) {
+      answer_all(it->second,
+                 Status::unknown_outcome("committed, but a snapshot replaced its reply"));
+    }
+    committed_.erase(committed_.begin(), covered);
   }
   handle_outcomes(rd);
   for (const auto& e : rd.committed_entries) {

@@ -335,6 +335,71 @@ TEST(PipelinedSync, H11_SingleVoterRestartAppliesAcknowledgedTailBeforeServing) 
   EXPECT_EQ(r->state_machine().store().size(), 1u) << "acknowledged SET x lost to a local read";
 }
 
+// H18: every proposal is answered. A leader learns that its writes committed
+// but applies them only a Ready at a time (max_apply_bytes), and stalls
+// (SIGSTOP) before it has applied them all. The others elect a leader that
+// compacts past them; when the old leader resumes, that leader's snapshot
+// replaces the entries it had not applied yet. Their clients must still get
+// an answer (the state includes the writes; their replies are gone), not
+// wait forever. Before the fix they never did.
+TEST(ReplicatedShard, H18_CommittedWritesReplacedByASnapshotAreAnswered) {
+  LocalClusterOptions o;
+  o.replica.compact_after_writes = 16;
+  o.replica.raft.max_apply_bytes = 1;  // one entry per Ready
+  auto made = LocalCluster::create(std::move(o));
+  ASSERT_TRUE(made.is_ok()) << made.status().to_string();
+  LocalCluster& c = *made.value();
+  NodeId old = *c.wait_leader();
+  ASSERT_TRUE(c.write({"SET", "warm", "1"}).status.is_ok());
+  std::vector<NodeId> followers;
+  for (NodeId id : c.nodes())
+    if (id != old) followers.push_back(id);
+
+  // Twenty entries the followers don't get yet: then the commit index jumps
+  // past all of them at once, while the leader applies one per round.
+  for (NodeId f : followers) c.network().down.insert(f);
+  const int n = 20;
+  std::vector<std::optional<Status>> outcomes(n);
+  for (int i = 0; i < n; ++i) {
+    c.replica(old)->propose(
+        kv::WriteCommand{0, 0, c.clock().now_ms(), {"SET", "k" + std::to_string(i), "v"}},
+        [&outcomes, i](Status s, kv::RecordedReply) { outcomes[i] = s; });
+    c.pump_round();
+  }
+  LogIndex last = c.replica(old)->raft().log().last_index();
+  for (NodeId f : followers) c.network().down.erase(f);
+  for (int i = 0; i < 50 && c.replica(old)->raft().log().committed() < last; ++i) {
+    if (i % 5 == 0)
+      c.tick();  // heartbeats: the followers ask for what they missed
+    else
+      c.pump_round();
+  }
+  ASSERT_GE(c.replica(old)->raft().log().committed(), last);
+  ASSERT_LT(c.replica(old)->applied().value() + 5, last.value()) << "applied too soon";
+
+  c.pause(old, true);
+  auto next = c.wait_leader();
+  ASSERT_TRUE(next.has_value());
+  ASSERT_NE(*next, old);
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(c.write({"SET", "after" + std::to_string(i), "x"}).status.is_ok());
+  }
+  ASSERT_GT(c.replica(*next)->raft().log().first_index(), last.next());
+
+  c.pause(old, false);
+  Status conv = c.converge();
+  ASSERT_TRUE(conv.is_ok()) << conv.to_string();
+  int unknown = 0;
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(outcomes[i].has_value()) << "write " << i << " never answered";
+    if (outcomes[i]->is_ok()) continue;  // applied before the snapshot came
+    EXPECT_EQ(outcomes[i]->code(), StatusCode::kUnknownOutcome) << outcomes[i]->to_string();
+    ++unknown;
+  }
+  EXPECT_GT(unknown, 0) << "no snapshot replaced an unapplied write: the scenario missed";
+  EXPECT_EQ(c.read(*next, {"GET", "k19"}), "$v");
+}
+
 TEST(ReplicatedShard, FollowerFarBehindCatchesUpBySnapshot) {
   Cluster c(1, /*compact_after=*/20);
   NodeId l = c.wait_leader();
