@@ -128,12 +128,14 @@ std::unordered_map<std::string_view, const CommandSpec*, LowerHash>& by_name() {
   return map;
 }
 
+// ASCII only, as Redis's command lookup (strcasecmp in the C locale);
+// std::tolower is a locale-aware library call per character.
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+
 // Lowercases into a stack buffer; names longer than 64 bytes are unknown.
 bool lower(std::string_view in, char* buf, size_t cap, std::string_view* out) {
   if (in.size() > cap) return false;
-  for (size_t i = 0; i < in.size(); ++i) {
-    buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(in[i])));
-  }
+  for (size_t i = 0; i < in.size(); ++i) buf[i] = ascii_lower(in[i]);
   *out = std::string_view(buf, in.size());
   return true;
 }
@@ -143,10 +145,7 @@ bool lower(std::string_view in, char* buf, size_t cap, std::string_view* out) {
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
   }
   return true;
 }

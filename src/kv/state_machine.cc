@@ -88,9 +88,7 @@ RecordedReply StateMachine::apply(const WriteCommandView& cmd) {
     }
   }
   const std::vector<std::string_view>& args = cmd.args;
-  const auto& table = CommandTable::instance();
-  const CommandSpec* spec = args.empty() ? nullptr : table.find(args[0]);
-  if (spec && table.is_container(*spec) && args.size() >= 2) spec = table.find_sub(*spec, args[1]);
+  const CommandSpec* spec = args.empty() ? nullptr : find_spec(args);
   // Entries come from disk and peers: validated like client input (the
   // internal `shoal.expire` is found here too; only client dispatch hides it).
   bool arity_ok = spec && (spec->arity > 0 ? static_cast<int>(args.size()) == spec->arity
@@ -104,6 +102,18 @@ RecordedReply StateMachine::apply(const WriteCommandView& cmd) {
   }
   if (cmd.client_id != 0) remember(cmd.client_id, cmd.seq, cmd.now_ms, reply);
   return reply;
+}
+
+// A batch is mostly one command: the last spec found is checked first.
+const CommandSpec* StateMachine::find_spec(const std::vector<std::string_view>& args) {
+  if (last_spec_ && iequals(args[0], last_spec_->name)) return last_spec_;
+  const auto& table = CommandTable::instance();
+  const CommandSpec* spec = table.find(args[0]);
+  if (spec && table.is_container(*spec)) {
+    return args.size() >= 2 ? table.find_sub(*spec, args[1]) : spec;
+  }
+  if (spec) last_spec_ = spec;
+  return spec;
 }
 
 void StateMachine::read(const CommandSpec& spec, std::span<const std::string_view> args,

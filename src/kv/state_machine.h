@@ -83,6 +83,8 @@ class StateMachine {
     int64_t last_ms = 0;
     std::string reply;  // encoded RecordedReply of last_seq
   };
+  // The spec of a replicated command (args non-empty), or null.
+  const CommandSpec* find_spec(const std::vector<std::string_view>& args);
   void expire_sessions(int64_t now_ms);
   void remember(uint64_t client_id, uint64_t seq, int64_t now_ms, const RecordedReply& reply);
   void forget(uint64_t client_id);
@@ -95,6 +97,7 @@ class StateMachine {
   std::map<uint64_t, Session> sessions_;
   std::set<std::pair<int64_t, uint64_t>> by_age_;  // (last_ms, client_id)
   std::unique_ptr<storage::Engine> session_store_;
+  const CommandSpec* last_spec_ = nullptr;  // find_spec's memo: never a container
 };
 
 }  // namespace shoal::kv
