@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "base/crc16.h"
 #include "base/crc32c.h"
 
@@ -8,6 +10,34 @@ namespace shoal {
 TEST(Crc16, MatchesRedisClusterSpecVector) {
   // The Redis Cluster specification gives CRC16("123456789") == 0x31C3.
   EXPECT_EQ(crc16("123456789"), 0x31C3);
+}
+
+// The bitwise definition, one bit at a time: the slicing tables must agree
+// with it for every length (the 4-byte steps and the byte tail).
+uint16_t crc16_bitwise(std::string_view data) {
+  uint16_t crc = 0;
+  for (unsigned char c : data) {
+    crc ^= static_cast<uint16_t>(c << 8);
+    for (int b = 0; b < 8; ++b) {
+      crc = (crc & 0x8000) ? static_cast<uint16_t>((crc << 1) ^ 0x1021)
+                           : static_cast<uint16_t>(crc << 1);
+    }
+  }
+  return crc;
+}
+
+TEST(Crc16, MatchesTheBitwiseDefinition) {
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (int len = 0; len <= 70; ++len) {
+    for (int trial = 0; trial < 20; ++trial) {
+      std::string s(len, '\0');
+      for (char& c : s) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        c = static_cast<char>(x >> 56);
+      }
+      ASSERT_EQ(crc16(s), crc16_bitwise(s)) << "length " << len;
+    }
+  }
 }
 
 TEST(KeySlot, MatchesRedisForKnownKeys) {
