@@ -98,6 +98,7 @@ class StateMachine {
   std::set<std::pair<int64_t, uint64_t>> by_age_;  // (last_ms, client_id)
   std::unique_ptr<storage::Engine> session_store_;
   const CommandSpec* last_spec_ = nullptr;  // find_spec's memo: never a container
+  mutable size_t last_snapshot_bytes_ = 0;  // snapshot_data's size hint
 };
 
 }  // namespace shoal::kv
