@@ -80,11 +80,24 @@ class CommandTable {
   // Key argument positions of a command invocation (COMMAND GETKEYS, routing).
   // Empty when the command takes no keys.
   static std::vector<size_t> key_positions(const CommandSpec& spec, size_t argc);
+  // The same positions without allocating, for the per-command routing path:
+  // calls visit(position) in order until it returns false.
+  template <typename Visit>
+  static void for_each_key_position(const CommandSpec& spec, size_t argc, Visit visit);
 
  private:
   CommandTable();
   std::vector<const CommandSpec*> top_level_;
 };
+
+template <typename Visit>
+void CommandTable::for_each_key_position(const CommandSpec& spec, size_t argc, Visit visit) {
+  if (spec.first_key <= 0) return;
+  long last = spec.last_key >= 0 ? spec.last_key : static_cast<long>(argc) + spec.last_key;
+  for (long i = spec.first_key; i <= last && i < static_cast<long>(argc); i += spec.step) {
+    if (!visit(static_cast<size_t>(i))) return;
+  }
+}
 
 // Applies an expiry decided by the leader: args = [key, expire_at_ms].
 // Exposed for the server's active-expiry cycle and for tests.

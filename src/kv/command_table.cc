@@ -203,11 +203,10 @@ std::vector<const CommandSpec*> CommandTable::subcommands(const CommandSpec& con
 
 std::vector<size_t> CommandTable::key_positions(const CommandSpec& spec, size_t argc) {
   std::vector<size_t> out;
-  if (spec.first_key <= 0) return out;
-  long last = spec.last_key >= 0 ? spec.last_key : static_cast<long>(argc) + spec.last_key;
-  for (long i = spec.first_key; i <= last && i < static_cast<long>(argc); i += spec.step) {
-    out.push_back(static_cast<size_t>(i));
-  }
+  for_each_key_position(spec, argc, [&](size_t i) {
+    out.push_back(i);
+    return true;
+  });
   return out;
 }
 

@@ -174,14 +174,16 @@ void ClusterNode::finished(uint64_t client, bool pipelined) {
 const ClusterNode::Op::Slots& ClusterNode::slots_of(Op& op) {
   if (op.slots) return *op.slots;
   Op::Slots s;
-  auto positions = kv::CommandTable::key_positions(*op.spec, op.args.size());
-  s.has_keys = !positions.empty();
-  if (s.has_keys) {
-    s.first = key_slot(op.args[positions[0]]);
-    for (size_t i = 1; i < positions.size() && s.one_slot; ++i) {
-      s.one_slot = key_slot(op.args[positions[i]]) == s.first;
+  kv::CommandTable::for_each_key_position(*op.spec, op.args.size(), [&](size_t p) {
+    Slot slot = key_slot(op.args[p]);
+    if (!s.has_keys) {
+      s.has_keys = true;
+      s.first = slot;
+    } else {
+      s.one_slot = slot == s.first;
     }
-  }
+    return s.one_slot;
+  });
   return op.slots.emplace(s);
 }
 
@@ -192,9 +194,12 @@ std::optional<ShardId> ClusterNode::single_shard_of(Op& op) const {
   if (!s) return std::nullopt;
   if (!slots.one_slot) {
     // Keys in several slots may still live on one shard.
-    for (size_t p : kv::CommandTable::key_positions(*op.spec, op.args.size())) {
-      if (map_.shard_for_slot(key_slot(op.args[p])) != s) return std::nullopt;
-    }
+    bool same = true;
+    kv::CommandTable::for_each_key_position(*op.spec, op.args.size(), [&](size_t p) {
+      same = map_.shard_for_slot(key_slot(op.args[p])) == s;
+      return same;
+    });
+    if (!same) return std::nullopt;
   }
   return s->id;
 }

@@ -337,7 +337,8 @@ void Replica::handle_outcomes(const raft::Ready& rd) {
         auto r = std::find_if(recent_replies_.begin(), recent_replies_.end(),
                               [&](const auto& p) { return p.first == o.index; });
         if (r != recent_replies_.end()) {
-          answer(done, r->second);
+          std::vector<kv::RecordedReply> copy = r->second;  // stays cached
+          answer(done, copy);
         } else {
           answer_all(done, Status::unknown_outcome("committed, reply no longer available"));
         }
@@ -358,8 +359,7 @@ void Replica::handle_outcomes(const raft::Ready& rd) {
 // callbacks' means the entry this node applied is not the one it proposed
 // (a corrupt frame yields one error reply): no command gets another's reply;
 // every one is answered with an error.
-void Replica::answer(std::vector<ReplyCallback>& done,
-                     const std::vector<kv::RecordedReply>& replies) {
+void Replica::answer(std::vector<ReplyCallback>& done, std::vector<kv::RecordedReply>& replies) {
   if (replies.size() != done.size()) {
     kv::RecordedReply mismatch;
     mismatch.error("ERR corrupt log entry: " + std::to_string(replies.size()) + " replies for " +
@@ -367,7 +367,7 @@ void Replica::answer(std::vector<ReplyCallback>& done,
     for (auto& d : done) d(Status::ok(), mismatch);
     return;
   }
-  for (size_t i = 0; i < done.size(); ++i) done[i](Status::ok(), replies[i]);
+  for (size_t i = 0; i < done.size(); ++i) done[i](Status::ok(), std::move(replies[i]));
 }
 
 void Replica::answer_all(std::vector<ReplyCallback>& done, const Status& status) {
