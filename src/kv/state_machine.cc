@@ -59,13 +59,30 @@ void StateMachine::apply_entry(std::string_view entry, std::vector<RecordedReply
   };
   auto commands = split_write_entry(entry);
   if (!commands.is_ok()) return corrupt(commands.status());
-  for (std::string_view bytes : commands.value()) {
-    auto cmd = decode_write_command_view(bytes);
-    if (!cmd.is_ok()) {
-      corrupt(cmd.status());
-      continue;
+  // In chunks: decode, tell the engine which keys come next (the first key
+  // argument of each, a hint only), then apply. Prefetching a chunk's lookups
+  // together overlaps their cache misses.
+  constexpr size_t kChunk = 32;
+  const std::vector<std::string_view>& all = commands.value();
+  std::vector<Result<WriteCommandView>> decoded;
+  std::vector<std::string_view> keys;
+  for (size_t start = 0; start < all.size(); start += kChunk) {
+    size_t end = std::min(all.size(), start + kChunk);
+    decoded.clear();
+    keys.clear();
+    for (size_t i = start; i < end; ++i) {
+      decoded.push_back(decode_write_command_view(all[i]));
+      if (decoded.back().is_ok() && decoded.back().value().args.size() >= 2)
+        keys.push_back(decoded.back().value().args[1]);
     }
-    replies.push_back(apply(cmd.value()));
+    store_.engine().prefetch(keys);
+    for (auto& cmd : decoded) {
+      if (!cmd.is_ok()) {
+        corrupt(cmd.status());
+        continue;
+      }
+      replies.push_back(apply(cmd.value()));
+    }
   }
 }
 

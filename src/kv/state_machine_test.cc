@@ -85,6 +85,8 @@ TEST(StateMachine, H19_ReplicasAgreeOnStateAndExpiry) {
   int64_t now = 1'700'000'000'000;
   std::vector<std::string> ops = {"SET", "INCR", "APPEND", "PEXPIRE", "DEL", "shoal.expire"};
   WriteEntryBuilder pending;
+  constexpr size_t kBatchSizes[] = {1, 2, 3, 5, 31, 32, 33, 64, 100};
+  size_t batch = 5;
   std::vector<std::string> expected;  // a's replies to the commands pending for b
   auto flush = [&] {
     if (pending.empty()) return;
@@ -123,12 +125,16 @@ TEST(StateMachine, H19_ReplicasAgreeOnStateAndExpiry) {
     }
     WriteCommand cmd = w(1 + rng() % 3, static_cast<uint64_t>(i + 1), now, args);
     // `a` applies single-command entries, `b` the same commands in batches
-    // of up to five: the state and the replies must not differ.
+    // of varied sizes, some across apply_entry's chunks of 32 (decoded and
+    // prefetched together): the state and the replies must not differ.
     std::vector<RecordedReply> ra;
     a.apply_entry(encode_write_command(cmd), ra);
     pending.add(cmd);
     expected.push_back(text(ra.at(0)));
-    if (rng() % 5 == 0) flush();
+    if (pending.count() >= batch) {
+      flush();
+      batch = kBatchSizes[rng() % std::size(kBatchSizes)];
+    }
   }
   flush();
   EXPECT_EQ(a.state_hash(), b.state_hash());

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -75,6 +76,9 @@ class Engine {
   // meanwhile). For snapshots, whose bytes need no particular order: the
   // memory engine walks its hash table instead of its ordered index.
   virtual void for_each_unordered(const Visitor& visit) const { for_each(visit); }
+  // A hint that `keys` are about to be looked up, in order: an engine may
+  // start loading what those lookups will touch. No effect on contents.
+  virtual void prefetch(std::span<const std::string_view> keys) const {}
   // Visits up to `count` keys of one slot, in scan order.
   virtual void scan_slot(Slot slot, size_t count, const Visitor& visit) const = 0;
   // A key chosen from `random_bits`, or nullopt when empty.

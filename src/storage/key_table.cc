@@ -26,6 +26,11 @@ KeyTable::KeyTable() : slots_(kInitialSlots), mask_(kInitialSlots - 1) {}
 
 KeyTable::~KeyTable() { clear(); }
 
+void KeyTable::prefetch_value(uint64_t hash) const {
+  const Slot& s = slots_[hash & mask_];
+  if (s.hash == hash && s.node != nullptr) __builtin_prefetch(s.node->item.value.data(), 1);
+}
+
 uint64_t KeyTable::hash_of(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
 
 size_t KeyTable::probe(std::string_view key, uint64_t hash) const {

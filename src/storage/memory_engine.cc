@@ -99,6 +99,22 @@ void MemoryEngine::scan_slot(Slot slot, size_t count, const Visitor& visit) cons
   }
 }
 
+// Three passes: every key's home slot, then (the slots arriving meanwhile)
+// the node each slot points to, then the value's bytes (KeyTable::
+// prefetch_value). A lookup is two dependent cache misses (the slot, then the
+// node); applied one by one, a batch pays them in series.
+void MemoryEngine::prefetch(std::span<const std::string_view> keys) const {
+  constexpr size_t kMaxKeys = 64;
+  uint64_t hashes[kMaxKeys];
+  size_t n = std::min(keys.size(), kMaxKeys);
+  for (size_t i = 0; i < n; ++i) {
+    hashes[i] = KeyTable::hash_of(keys[i]);
+    table_.prefetch_slot(hashes[i]);
+  }
+  for (size_t i = 0; i < n; ++i) table_.prefetch_node(hashes[i]);
+  for (size_t i = 0; i < n; ++i) table_.prefetch_value(hashes[i]);
+}
+
 void MemoryEngine::for_each_unordered(const Visitor& visit) const {
   table_.for_each(
       [&](std::string_view key, const KeyTable::Item& item) { visit(key, item.value); });

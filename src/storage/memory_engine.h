@@ -30,6 +30,7 @@ class MemoryEngine final : public Engine {
   uint64_t scan(uint64_t cursor, size_t count, const Visitor& visit) const override;
   void scan_slot(Slot slot, size_t count, const Visitor& visit) const override;
   void for_each_unordered(const Visitor& visit) const override;
+  void prefetch(std::span<const std::string_view> keys) const override;
   std::optional<std::string> random_key(uint64_t random_bits) const override;
 
   // Scan-order position of a key: slot in the top 16 bits, key hash below.
