@@ -13,7 +13,8 @@
 // applied; kUnavailable (not leader, leadership moving) or kBusy (too much
 // uncommitted) if it was never appended;
 // kUnknownOutcome if it was appended but this node can no longer tell whether
-// it committed. Never a guess.
+// it committed, or if it committed but its reply is gone (a snapshot installed
+// over it before this node applied it). Never a guess; never unanswered.
 //
 // Thread-safety: none; one host thread drives a replica.
 #pragma once
