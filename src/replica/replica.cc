@@ -165,10 +165,17 @@ static void send_all(std::vector<raft::Message>& msgs, const raft::Snapshot& sna
       continue;
     }
     NodeId to = m.to;
-    if (m.snapshot.meta.index != snap.meta.index) {
+    if (snap.meta.index < m.snapshot.meta.index || snap.data.empty()) {
       raft.report_snapshot(to, false);
       continue;
     }
+    // A newer snapshot than the one Raft named: materialize_snapshot_for
+    // compacted at the applied index since. Raft's own snapshot is that one
+    // now, and the follower's ack of the newer index ends the leader's
+    // snapshot state all the same (match >= pending). Reporting a failure
+    // instead left a follower behind forever under a steady write load: by
+    // Raft's retry the applied index had moved on and the bytes were gone.
+    m.snapshot.meta = snap.meta;
     switch (transport.send_snapshot(shard, std::move(m), snap)) {
       case SnapshotSend::kSent:
         raft.report_snapshot(to, true);
@@ -199,9 +206,8 @@ void Replica::send_now(raft::Ready& rd, Transport& transport) {
 // (the state is on disk at the applied index), and no replica keeps a
 // snapshot's bytes after storing and sending them (release_snapshot_bytes).
 // When a follower needs a snapshot, the state is serialized then, at the
-// current applied index: the log is compacted there too, so the message Raft
-// asked for (at the older compaction index) is reported failed and Raft sends
-// the new one at its next attempt.
+// current applied index: the log is compacted there too, and send_all sends
+// that newer snapshot in place of the one Raft's message named.
 void Replica::materialize_snapshot_for(const std::vector<raft::Message>& msgs) {
   if (!snapshot_.data.empty()) return;
   bool wanted = std::any_of(msgs.begin(), msgs.end(), [](const raft::Message& m) {

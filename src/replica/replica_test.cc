@@ -427,6 +427,31 @@ TEST(ReplicatedShard, FollowerFarBehindCatchesUpBySnapshot) {
   }
 }
 
+// The same while writes keep coming: the leader serializes its state only
+// when the follower asks (materialize_snapshot_for), compacting at its applied
+// index, which is past the index Raft's request named. Until session 7 that
+// request was reported failed and the bytes dropped, and by Raft's retry the
+// applied index had moved on again: under a steady load the follower never
+// caught up. Found by a review.
+TEST(ReplicatedShard, FollowerFarBehindCatchesUpBySnapshotWhileWritesContinue) {
+  Cluster c(1, /*compact_after=*/20);
+  NodeId l = c.wait_leader();
+  NodeId follower = l == NodeId(1) ? NodeId(2) : NodeId(1);
+  c.crash(follower);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(c.write({"INCR", "counter"}).first.is_ok());
+  }
+  c.start(follower, false);
+  int writes = 200;
+  for (; writes < 400 && c.replica(follower)->applied().value() < 100; ++writes) {
+    ASSERT_TRUE(c.write({"INCR", "counter"}).first.is_ok());
+  }
+  EXPECT_GE(c.replica(follower)->applied().value(), 100u)
+      << "no snapshot installed after " << writes - 200 << " more writes";
+  c.expect_converged();
+  EXPECT_EQ(c.read(c.wait_leader(), {"GET", "counter"}), "$" + std::to_string(writes));
+}
+
 // The transport gives no delivery report for a snapshot; a lost one must not
 // park the follower in the leader's snapshot state forever.
 TEST(ReplicatedShard, LostSnapshotIsSentAgain) {

@@ -43,7 +43,8 @@ class RocksLogStore final : public LogStore {
 
   std::unique_ptr<LogBatch> new_batch() override;
   Status commit(LogBatch& batch, bool sync) override;
-  // RocksDB's SyncWAL: safe while another thread writes (LogStore::sync).
+  // RocksDb::sync_wal (SyncWAL, or FlushWAL(true) with the manual WAL
+  // flush): safe while another thread writes (LogStore::sync).
   Status sync() override;
   Result<std::optional<StoredState>> load(ShardId shard) override;
   void stage_applied(ShardId shard, LogIndex applied) override;
