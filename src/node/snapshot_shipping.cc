@@ -141,7 +141,12 @@ SnapshotShipping::Pump SnapshotShipping::pump(const SendKey& key, Send& s, int64
   replica::Replica* r = host_.replica(key.first);
   if (!r || !r->is_leader() || r->raft().term() != s.term) return Pump::kDrop;
   const raft::Progress* p = r->raft().progress(key.second);
-  if (!p || p->state != raft::ProgressState::kSnapshot || p->pending_snapshot != s.index) {
+  // The snapshot sent may be newer than the one Raft asked for (the replica
+  // serializes at its applied index when asked: replica.cc send_all); it
+  // serves that request all the same. Until session 7 an exact match was
+  // required here, and such a send was dropped without a report, leaving the
+  // follower in Raft's snapshot state for good.
+  if (!p || p->state != raft::ProgressState::kSnapshot || p->pending_snapshot > s.index) {
     return Pump::kDrop;  // Raft moved on (e.g. the follower acknowledged the snapshot)
   }
   if (now - s.progress_ns > options_.give_up_ms * kNsPerMs) return Pump::kFail;
