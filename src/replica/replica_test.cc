@@ -400,14 +400,21 @@ TEST(ReplicatedShard, H18_CommittedWritesReplacedByASnapshotAreAnswered) {
   EXPECT_EQ(c.read(*next, {"GET", "k19"}), "$v");
 }
 
-TEST(ReplicatedShard, FollowerFarBehindCatchesUpBySnapshot) {
-  Cluster c(1, /*compact_after=*/20);
+// Crashes a follower of `c` (compacting every 20 writes), then INCRs
+// "counter" 200 times: the leader's log is compacted far past the follower's.
+NodeId crash_a_follower_for_200_increments(Cluster& c) {
   NodeId l = c.wait_leader();
   NodeId follower = l == NodeId(1) ? NodeId(2) : NodeId(1);
   c.crash(follower);
   for (int i = 0; i < 200; ++i) {
-    ASSERT_TRUE(c.write({"INCR", "counter"}).first.is_ok());
+    EXPECT_TRUE(c.write({"INCR", "counter"}).first.is_ok());
   }
+  return follower;
+}
+
+TEST(ReplicatedShard, FollowerFarBehindCatchesUpBySnapshot) {
+  Cluster c(1, /*compact_after=*/20);
+  NodeId follower = crash_a_follower_for_200_increments(c);
   // The leader compacted far past the follower's log: only a snapshot helps.
   EXPECT_GT(c.replica(c.wait_leader())->raft().log().first_index().value(), 100u);
   // No replica keeps a serialized snapshot once it was stored (a second copy
@@ -435,12 +442,7 @@ TEST(ReplicatedShard, FollowerFarBehindCatchesUpBySnapshot) {
 // caught up. Found by a review.
 TEST(ReplicatedShard, FollowerFarBehindCatchesUpBySnapshotWhileWritesContinue) {
   Cluster c(1, /*compact_after=*/20);
-  NodeId l = c.wait_leader();
-  NodeId follower = l == NodeId(1) ? NodeId(2) : NodeId(1);
-  c.crash(follower);
-  for (int i = 0; i < 200; ++i) {
-    ASSERT_TRUE(c.write({"INCR", "counter"}).first.is_ok());
-  }
+  NodeId follower = crash_a_follower_for_200_increments(c);
   c.start(follower, false);
   int writes = 200;
   for (; writes < 400 && c.replica(follower)->applied().value() < 100; ++writes) {
@@ -456,12 +458,7 @@ TEST(ReplicatedShard, FollowerFarBehindCatchesUpBySnapshotWhileWritesContinue) {
 // park the follower in the leader's snapshot state forever.
 TEST(ReplicatedShard, LostSnapshotIsSentAgain) {
   Cluster c(1, /*compact_after=*/20);
-  NodeId l = c.wait_leader();
-  NodeId follower = l == NodeId(1) ? NodeId(2) : NodeId(1);
-  c.crash(follower);
-  for (int i = 0; i < 200; ++i) {
-    ASSERT_TRUE(c.write({"INCR", "counter"}).first.is_ok());
-  }
+  NodeId follower = crash_a_follower_for_200_increments(c);
   c.network().drop_snapshots = 2;
   c.start(follower, false);
   c.expect_converged();
