@@ -246,12 +246,19 @@ bool Replica::stage(const raft::Ready& rd, LogBatch& batch) {
     needs_sync = true;
   }
   if (rd.hard_state) {
-    batch.put_hard_state(shard_, *rd.hard_state);
-    // Term and vote must be durable before anyone hears of them (H16); the
+    // Term and vote must be durable before anyone hears of them (H16). The
     // commit index alone may lag (Raft keeps it volatile: a restarted node
-    // learns it again), so a batch that only advances it needs no fsync -
-    // the next synced write makes it durable anyway (the log is sequential).
-    needs_sync |= changes_term_or_vote(rd);
+    // learns it again), so a hard state that only advances it is not a write
+    // of its own: it waits for the next batch that writes anything
+    // (stage_deferred). Written alone, it was a second RocksDB write per
+    // client round trip (entries, then their commit).
+    if (changes_term_or_vote(rd)) {
+      batch.put_hard_state(shard_, *rd.hard_state);
+      needs_sync = true;
+      deferred_hs_.reset();
+    } else {
+      deferred_hs_ = *rd.hard_state;
+    }
     staged_hs_ = *rd.hard_state;
   }
   if (!rd.entries.empty()) {
@@ -259,6 +266,12 @@ bool Replica::stage(const raft::Ready& rd, LogBatch& batch) {
     needs_sync = true;
   }
   return needs_sync;
+}
+
+void Replica::stage_deferred(LogBatch& batch) {
+  if (!deferred_hs_) return;
+  batch.put_hard_state(shard_, *deferred_hs_);
+  deferred_hs_.reset();
 }
 
 void Replica::after_persist(raft::Ready& rd, Transport& transport) {

@@ -89,7 +89,14 @@ class Replica {
            (rd.hard_state->term != staged_hs_.term || rd.hard_state->vote != staged_hs_.vote);
   }
   // Returns whether what it staged must be fsync'd before after_persist().
+  // A hard state that only advances the commit index is held back for
+  // stage_deferred().
   bool stage(const raft::Ready& rd, LogBatch& batch);
+  // Puts a held-back commit-only hard state into `batch`. The host calls it
+  // for every replica whenever a batch is written at all, so that the stored
+  // commit index never falls behind a stored applied index (which is staged
+  // for the next written batch too).
+  void stage_deferred(LogBatch& batch);
   void after_persist(raft::Ready& rd, Transport& transport);
   void apply(raft::Ready& rd);
   // The node can't persist anymore: fail every pending request as unknown.
@@ -149,9 +156,10 @@ class Replica {
   env::Clock& clock_;
   std::unique_ptr<kv::StateMachine> sm_;
   std::unique_ptr<raft::Raft> raft_;
-  raft::Snapshot snapshot_;  // latest: served to followers that need one
-  raft::HardState staged_hs_;
-  std::shared_mutex* apply_lock_ = nullptr;  // the last hard state staged for persistence
+  raft::Snapshot snapshot_;                     // latest: served to followers that need one
+  raft::HardState staged_hs_;                   // the last hard state staged for persistence
+  std::optional<raft::HardState> deferred_hs_;  // commit-only, not written yet (stage)
+  std::shared_mutex* apply_lock_ = nullptr;
   bool pending_compaction_ = false;
   bool durable_ = false;
   bool applied_dirty_ = false;
