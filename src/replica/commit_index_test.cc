@@ -55,6 +55,33 @@ TEST(LazyCommitIndex, OneStoreWritePerWriteRound) {
   EXPECT_EQ(c->rocks_store(id)->commits() - before, static_cast<uint64_t>(kWrites));
 }
 
+// With the memory engine nothing stored depends on the commit index: it is
+// stored only with a term or vote change and with a snapshot.
+TEST(LazyCommitIndex, MemoryEngineStoresItOnlyWithTermsVotesAndSnapshots) {
+  LocalClusterOptions o;
+  o.nodes = 1;
+  o.store = StoreKind::kRocks;
+  o.replica.compact_after_writes = 25;
+  auto made = LocalCluster::create(std::move(o));
+  ASSERT_TRUE(made.is_ok()) << made.status().to_string();
+  LocalCluster& c = *made.value();
+  NodeId id = c.wait_leader().value_or(NodeId(1));
+  ASSERT_TRUE(c.write({"SET", "warm", "up"}).status.is_ok());
+  StoredState before = stored_state(c, id);
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(c.write({"SET", "a" + std::to_string(i), "v"}).status.is_ok());
+  StoredState after = stored_state(c, id);
+  EXPECT_EQ(after.hard_state.commit.value(), before.hard_state.commit.value());
+  EXPECT_GE(last_stored_index(after).value(), last_stored_index(before).value() + 10);
+  EXPECT_EQ(after.snapshot.meta.index.value(), before.snapshot.meta.index.value());
+  for (int i = 0; i < 30; ++i)
+    ASSERT_TRUE(c.write({"SET", "b" + std::to_string(i), "v"}).status.is_ok());
+  StoredState compacted = stored_state(c, id);
+  ASSERT_GT(compacted.snapshot.meta.index.value(), after.snapshot.meta.index.value())
+      << "no compaction after 40 writes";
+  EXPECT_GE(compacted.hard_state.commit.value(), compacted.snapshot.meta.index.value());
+}
+
 // With a durable engine the applied index is stored with the state it
 // describes, in whichever batch is written next. The commit index stored
 // with (or before) it must cover it: a restarted Raft must never see an

@@ -101,7 +101,12 @@ Status Host::run_once() {
   if (readies.empty()) return Status::ok();
   bool sync_here = options_.sync && needs_sync && !options_.defer_sync;
   if (!batch->empty()) {
-    for (auto& [id, r] : replicas_) r->stage_deferred(*batch);
+    // A durable state machine's applied index (staged by the previous
+    // apply) is written with this batch; its commit index goes with it, so
+    // that a stored commit index never falls below a stored applied index.
+    for (auto& [id, r] : replicas_) {
+      if (r->durable_state()) r->stage_deferred(*batch);
+    }
     if (Status s = store_.commit(*batch, sync_here); !s.is_ok()) {
       spdlog::error("node {}: raft log write failed, refusing further writes: {}", node_.value(),
                     s.message());

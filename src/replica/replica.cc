@@ -227,6 +227,7 @@ void Replica::materialize_snapshot_for(const std::vector<raft::Message>& msgs) {
 
 bool Replica::stage(const raft::Ready& rd, LogBatch& batch) {
   bool needs_sync = false;
+  bool stages_snapshot = pending_compaction_ || rd.snapshot;
   if (pending_compaction_) {
     // The bytes go to the store, not a copy (a copy was ~5% of the raft
     // loop's time at SET -P 16 with 100k keys: memmove and page faults).
@@ -248,10 +249,8 @@ bool Replica::stage(const raft::Ready& rd, LogBatch& batch) {
   if (rd.hard_state) {
     // Term and vote must be durable before anyone hears of them (H16). The
     // commit index alone may lag (Raft keeps it volatile: a restarted node
-    // learns it again), so a hard state that only advances it is not a write
-    // of its own: it waits for the next batch that writes anything
-    // (stage_deferred). Written alone, it was a second RocksDB write per
-    // client round trip (entries, then their commit).
+    // learns it again), so a hard state that only advances it is held back
+    // (docs/durable-shards.md, "The commit index is written lazily").
     if (changes_term_or_vote(rd)) {
       batch.put_hard_state(shard_, *rd.hard_state);
       needs_sync = true;
@@ -261,6 +260,8 @@ bool Replica::stage(const raft::Ready& rd, LogBatch& batch) {
     }
     staged_hs_ = *rd.hard_state;
   }
+  // With a snapshot the stored commit index catches up with it.
+  if (stages_snapshot) stage_deferred(batch);
   if (!rd.entries.empty()) {
     batch.append(shard_, rd.entries);
     needs_sync = true;

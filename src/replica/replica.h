@@ -89,13 +89,14 @@ class Replica {
            (rd.hard_state->term != staged_hs_.term || rd.hard_state->vote != staged_hs_.vote);
   }
   // Returns whether what it staged must be fsync'd before after_persist().
-  // A hard state that only advances the commit index is held back for
+  // A hard state that only advances the commit index is held back: it is
+  // written with the next term or vote change, the next snapshot, or by
   // stage_deferred().
   bool stage(const raft::Ready& rd, LogBatch& batch);
   // Puts a held-back commit-only hard state into `batch`. The host calls it
-  // for every replica whenever a batch is written at all, so that the stored
-  // commit index never falls behind a stored applied index (which is staged
-  // for the next written batch too).
+  // for a durable replica whenever it writes a batch, so that the stored
+  // commit index never falls below the stored applied index (which is
+  // written with the next batch too).
   void stage_deferred(LogBatch& batch);
   void after_persist(raft::Ready& rd, Transport& transport);
   void apply(raft::Ready& rd);
