@@ -5,7 +5,7 @@
 # session 4 used to compare builds on a noisy shared machine: run two
 # binaries alternately several times and compare medians (docs/benchmarks.md).
 #
-# Usage: bench/cpu_per_request.sh BIN "SERVER ARGS" [PIPELINE=16] [REQUESTS=300000]
+# Usage: [TEST=get] bench/cpu_per_request.sh BIN "SERVER ARGS" [PIPELINE=16] [REQUESTS=300000]
 #   BIN is a shoal-server binary, or "redis" for redis-server on PATH.
 # Example:
 #   for i in 1 2 3; do for b in /tmp/old /tmp/new; do
@@ -15,6 +15,7 @@ BIN=$1
 ARGS=${2:-}
 PIPELINE=${3:-16}
 REQUESTS=${4:-300000}
+TEST=${TEST:-set}  # the redis-benchmark test: set or get
 DIR=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # shellcheck disable=SC2086  # ARGS is a list of flags
@@ -34,11 +35,11 @@ for _ in $(seq 100); do
   [[ $(redis-cli -p "$PORT" PING 2>/dev/null) == PONG ]] && break
   sleep 0.1
 done
-bench() { redis-benchmark -p "$PORT" -c 50 -d 64 -r 100000 "$@" -t set --csv 2>/dev/null; }
-bench -n 100000 -P 16 >/dev/null
+bench() { redis-benchmark -p "$PORT" -c 50 -d 64 -r 100000 "$@" --csv 2>/dev/null; }
+bench -n 100000 -P 16 -t set >/dev/null  # warm-up; also fills the keys a GET run reads
 ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
 before=$(ticks)
-rps=$(bench -n "$REQUESTS" -P "$PIPELINE" | awk -F, 'NR > 1 { gsub(/"/, ""); print $2 }')
+rps=$(bench -n "$REQUESTS" -P "$PIPELINE" -t "$TEST" | awk -F, 'NR > 1 { gsub(/"/, ""); print $2 }')
 after=$(ticks)
-echo "$(basename "$BIN") -P $PIPELINE rps=$rps cpu_us_per_request=$(awk -v a="$before" -v b="$after" \
+echo "$(basename "$BIN") $TEST -P $PIPELINE rps=$rps cpu_us_per_request=$(awk -v a="$before" -v b="$after" \
   -v n="$REQUESTS" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) * 1e6 / hz / n }')"
