@@ -15,9 +15,14 @@
 //         For a kSnap message attach the data of the host's snapshot taken
 //         at msg.snapshot.meta.index, and later call report_snapshot().
 //      b. Persist, atomically and in Ready order: `rd.snapshot` (replaces the
-//         log up to its index), `rd.hard_state` (term, vote, commit together:
+//         log up to its index), `rd.hard_state` (term and vote together:
 //         never torn, H16), then `rd.entries` (which overwrite any stored
 //         entries at the same or higher indexes). fsync as configured.
+//         The commit index may be stored later than the Ready that carries
+//         it (Raft keeps it volatile), but the stored one must cover the
+//         stored snapshot and every kConfChange entry in
+//         `rd.committed_entries`: a replica restarted below an applied
+//         membership change would run with the old membership.
 //      c. Only after (b) is durable: send `rd.messages_after_persist`, then
 //         call on_persisted(rd.persist_term, rd.persist_index) if
 //         persist_index != 0. (b)+(c) may run asynchronously, while later

@@ -1,5 +1,7 @@
 #include "replica/replica.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "base/assert.h"
@@ -260,8 +262,15 @@ bool Replica::stage(const raft::Ready& rd, LogBatch& batch) {
     }
     staged_hs_ = *rd.hard_state;
   }
-  // With a snapshot the stored commit index catches up with it.
-  if (stages_snapshot) stage_deferred(batch);
+  // With a snapshot the stored commit index catches up with it. So it does
+  // with a membership change about to be applied: Raft rebuilds membership at
+  // a restart from the snapshot plus the entries up to the stored commit
+  // index, so a lagging one would bring back the old membership (two leaders
+  // in one term: helper review, session 8).
+  bool applies_conf_change =
+      std::any_of(rd.committed_entries.begin(), rd.committed_entries.end(),
+                  [](const raft::Entry& e) { return e.type == raft::EntryType::kConfChange; });
+  if (stages_snapshot || applies_conf_change) stage_deferred(batch);
   if (!rd.entries.empty()) {
     batch.append(shard_, rd.entries);
     needs_sync = true;

@@ -217,6 +217,11 @@ Status RocksLogStore::commit(LogBatch& batch, bool sync) {
     if (!st.is_ok()) return st;
   }
   ++commits_;
+  // The only place the builder is written out, and only for a batch the host
+  // found non-empty: the host then also staged a durable replica's held-back
+  // commit index (Replica::stage_deferred), which must cover the applied
+  // index the builder carries. Another path writing the builder would need
+  // the same.
   Status s = builder_->commit(/*durability_needed=*/sync);
   if (s.is_ok()) {
     unnamed_committed_.insert(unnamed_committed_.end(), unnamed_staged_.begin(),
