@@ -57,10 +57,12 @@ void SimCluster::start_node(SimNode& n, raft::InitialState st) {
     // The state machine restarts from the durable snapshot.
     n.kv = decode_kv(n.snap_data, &n.chain);
   }
+  n.staged_hs = st.hard_state;
   auto r = raft::Raft::open(raft_config(n.id, n.incarnation), std::move(st));
   SHOAL_ASSERT_MSG(r.is_ok(), r.status().to_string().c_str());
   n.raft = std::move(r).value();
   n.up = true;
+  n.held_hs.reset();
   n.commit_seen = n.raft->log().committed();
   n.last_role = raft::Role::kFollower;
   schedule_tick(n.id, n.incarnation);

@@ -42,6 +42,17 @@ struct SimConfig {
   // longer, bursts of membership changes), or mixed (chosen by the seed).
   enum class Profile { kMixed, kCalm, kChurn } profile = Profile::kMixed;
   bool read_phases = false;  // read-mostly phases (quiet logs) under churn
+  // How the host stores the commit index (docs/durable-shards.md, "The
+  // commit index is written lazily"). kEager: with every hard state. kLazy:
+  // as the replica host does - a commit-only hard state is held back until
+  // a term or vote change, a snapshot, or a committed membership change.
+  // kLazyIgnoringMembership: the same without the membership rule, a host
+  // bug kept to show the simulator catches it.
+  enum class CommitIndexWrite {
+    kEager,
+    kLazy,
+    kLazyIgnoringMembership
+  } commit_index = CommitIndexWrite::kEager;
   bool verbose = false;
 };
 
@@ -97,6 +108,10 @@ struct SimNode {
   std::vector<std::pair<LogIndex, int>> reads_waiting_apply;
   LogIndex commit_seen;  // for "commit never decreases" within an incarnation
   raft::Role last_role = raft::Role::kFollower;
+  // SimConfig::commit_index lazy modes: the last hard state handed to the
+  // disk, and a commit-only one held back (volatile).
+  raft::HardState staged_hs;
+  std::optional<raft::HardState> held_hs;
 };
 
 class SimCluster {
@@ -129,6 +144,8 @@ class SimCluster {
   void draw_knobs(Rng& knobs);
   // host (host.cc)
   void pump(SimNode& n);
+  std::optional<raft::HardState> hard_state_to_write(SimNode& n, const raft::Ready& rd,
+                                                     const PendingApply& a);
   void persist(SimNode& n, PendingWrite w);
   void disk_done(NodeId id, uint64_t incarnation);
   bool write_durable(SimNode& n, PendingWrite& w);

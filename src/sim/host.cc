@@ -21,11 +21,12 @@ void SimCluster::pump(SimNode& n) {
     for (const Message& m : rd.messages) send(m);
     handle_outcomes(n, rd);
     PendingApply a{rd.snapshot, std::move(rd.committed_entries), rd.apply_index};
+    std::optional<raft::HardState> hs = hard_state_to_write(n, rd, a);
     bool must_write =
-        rd.hard_state || rd.snapshot || !rd.entries.empty() || !rd.messages_after_persist.empty();
+        hs || rd.snapshot || !rd.entries.empty() || !rd.messages_after_persist.empty();
     if (must_write) {
       persist(
-          n, PendingWrite{std::move(rd.hard_state), std::move(rd.snapshot), std::move(rd.entries),
+          n, PendingWrite{std::move(hs), std::move(rd.snapshot), std::move(rd.entries),
                           std::move(rd.messages_after_persist), rd.persist_term, rd.persist_index});
     }
     serve_reads(n);  // a read state may already be satisfied
@@ -44,6 +45,31 @@ void SimCluster::pump(SimNode& n) {
     }
   }
   if (n.up && !stopped_) check(n);
+}
+
+// SimConfig::commit_index: which hard state this Ready writes, if any.
+std::optional<raft::HardState> SimCluster::hard_state_to_write(SimNode& n, const raft::Ready& rd,
+                                                               const PendingApply& a) {
+  using Mode = SimConfig::CommitIndexWrite;
+  if (cfg_.commit_index == Mode::kEager) return rd.hard_state;
+  std::optional<raft::HardState> hs = rd.hard_state;
+  if (hs) {
+    bool term_or_vote = hs->term != n.staged_hs.term || hs->vote != n.staged_hs.vote;
+    n.staged_hs = *hs;
+    if (term_or_vote) {
+      n.held_hs.reset();
+      return hs;
+    }
+    n.held_hs = *hs;
+    hs.reset();
+  }
+  bool conf = std::any_of(a.entries.begin(), a.entries.end(),
+                          [](const Entry& e) { return e.type == raft::EntryType::kConfChange; });
+  if (n.held_hs && (rd.snapshot || (conf && cfg_.commit_index == Mode::kLazy))) {
+    hs = n.held_hs;
+    n.held_hs.reset();
+  }
+  return hs;
 }
 
 void SimCluster::apply_done(NodeId id, uint64_t incarnation) {
@@ -250,6 +276,10 @@ void SimCluster::take_snapshot(SimNode& n) {
   n.log.erase(n.log.begin(), n.log.begin() + std::min<uint64_t>(drop, n.log.size()));
   n.snap_meta = {i, *t, n.raft->conf()};
   n.snap_data = encode_kv(n.kv, n.chain);
+  if (n.held_hs) {  // lazy commit index: stored with the snapshot
+    n.hs = *n.held_hs;
+    n.held_hs.reset();
+  }
   n.raft->compact(i);
   trace(4, n.id.value(), i.value());
 }

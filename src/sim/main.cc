@@ -13,8 +13,9 @@ namespace {
 
 // The flags that, with --start/--seeds, reproduce a run exactly.
 std::string replay_args(const SimConfig& base, const std::string& profile,
-                        const std::vector<std::string>& knobs) {
+                        const std::string& commit_index, const std::vector<std::string>& knobs) {
   std::string out;
+  if (commit_index != "eager") out += " --commit-index " + commit_index;
   if (base.read_phases) out += " --read-phases";
   if (profile != "mixed") out += " --profile " + profile;
   if (base.chaos_ms != SimConfig{}.chaos_ms) out += " --chaos-ms " + std::to_string(base.chaos_ms);
@@ -52,9 +53,19 @@ int main(int argc, char** argv) {
   app.add_flag("--expect-violation", expect_violation,
                "succeed iff some seed finds a violation (teeth tests)");
   app.add_flag("--read-phases", base.read_phases, "alternate write-heavy and read-mostly phases");
+  std::string commit_index = "eager";
+  app.add_option("--commit-index", commit_index,
+                 "how the host stores the commit index: eager (every hard state), lazy (as the "
+                 "replica host: with term/vote changes, snapshots and membership changes) or "
+                 "lazy-ignoring-membership (a host bug, for teeth tests)")
+      ->check(CLI::IsMember({"eager", "lazy", "lazy-ignoring-membership"}));
   app.add_flag("--verbose", verbose, "print the nemesis and election log");
   app.add_flag("--print-hash", print_hash, "print each seed's trace hash");
   CLI11_PARSE(app, argc, argv);
+  using CommitIndexWrite = SimConfig::CommitIndexWrite;
+  base.commit_index = commit_index == "lazy"    ? CommitIndexWrite::kLazy
+                      : commit_index == "eager" ? CommitIndexWrite::kEager
+                                                : CommitIndexWrite::kLazyIgnoringMembership;
   for (const auto& k : knobs) {
     if (!set_knob(base.knobs, k)) {
       std::fprintf(stderr, "unknown knob %s (known: %s)\n", k.c_str(), knob_list().c_str());
@@ -63,7 +74,7 @@ int main(int argc, char** argv) {
   }
   if (profile == "calm") base.profile = SimConfig::Profile::kCalm;
   if (profile == "churn") base.profile = SimConfig::Profile::kChurn;
-  std::string knob_args = replay_args(base, profile, knobs);
+  std::string knob_args = replay_args(base, profile, commit_index, knobs);
   auto t0 = std::chrono::steady_clock::now();
   SimCluster::Stats total;
   for (uint64_t s = start; s < start + seeds; ++s) {
