@@ -126,6 +126,31 @@ TEST(LazyCommitIndex, RestartKeepsAnAppliedMembershipChange) {
   EXPECT_EQ(voters, want) << "the restarted replica came back with the old membership";
 }
 
+// A follower that catches up by installing its leader's snapshot stores the
+// commit index with it, so that what it stored is never a snapshot ahead of
+// its own commit index.
+TEST(LazyCommitIndex, InstalledSnapshotIsStoredWithItsCommitIndex) {
+  LocalClusterOptions o;
+  o.store = StoreKind::kRocks;
+  o.replica.compact_after_writes = 20;
+  auto made = LocalCluster::create(std::move(o));
+  ASSERT_TRUE(made.is_ok()) << made.status().to_string();
+  LocalCluster& c = *made.value();
+  NodeId l = c.wait_leader().value_or(NodeId(1));
+  NodeId follower = l == NodeId(1) ? NodeId(2) : NodeId(1);
+  c.crash(follower);
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(c.write({"INCR", "counter"}).status.is_ok());
+  ASSERT_TRUE(c.start(follower).is_ok());
+  ASSERT_TRUE(c.converge().is_ok());
+  StoredState st = stored_state(c, follower);
+  ASSERT_GT(st.snapshot.meta.index.value(), 100u) << "the follower did not install a snapshot";
+  EXPECT_GE(st.hard_state.commit.value(), st.snapshot.meta.index.value());
+  c.crash(follower);
+  ASSERT_TRUE(c.start(follower).is_ok());
+  ASSERT_TRUE(c.converge().is_ok());
+  EXPECT_EQ(c.read(c.wait_leader().value_or(l), {"GET", "counter"}), "$200");
+}
+
 // With a durable engine the applied index is stored with the state it
 // describes, in whichever batch is written next. The commit index stored
 // with (or before) it must cover it: a restarted Raft must never see an
