@@ -12,8 +12,27 @@ void RecordedReply::dbl(double v) {
   add(Kind::kDouble, bits, {});
 }
 
+void RecordedReply::add(Kind k, int64_t n, std::string_view s) {
+  all_.clear();
+  if (!has_first_) {
+    first_ = {k, n, std::string(s)};
+    has_first_ = true;
+  } else {
+    rest_.push_back({k, n, std::string(s)});
+  }
+}
+
+const std::vector<RecordedReply::Item>& RecordedReply::items() const {
+  size_t n = has_first_ ? 1 + rest_.size() : 0;
+  if (all_.size() != n) {
+    all_.clear();
+    for_each_item([&](const Item& it) { all_.push_back(it); });
+  }
+  return all_;
+}
+
 void RecordedReply::replay(ReplySink& out) const {
-  for (const auto& it : items_) {
+  for_each_item([&](const Item& it) {
     switch (it.kind) {
       case Kind::kSimple:
         out.simple(it.text);
@@ -49,17 +68,17 @@ void RecordedReply::replay(ReplySink& out) const {
         break;
       }
     }
-  }
+  });
 }
 
 std::string RecordedReply::encode() const {
   std::string out;
-  put_varint64(out, items_.size());
-  for (const auto& it : items_) {
+  put_varint64(out, has_first_ ? 1 + rest_.size() : 0);
+  for_each_item([&](const Item& it) {
     out.push_back(static_cast<char>(it.kind));
     put_fixed64(out, static_cast<uint64_t>(it.number));
     put_length_prefixed(out, it.text);
-  }
+  });
   return out;
 }
 
@@ -69,7 +88,7 @@ std::optional<RecordedReply> RecordedReply::decode(std::string_view bytes) {
   // Each item takes at least 10 bytes: reject absurd counts before reserving.
   if (!n || *n > r.remaining() / 10) return std::nullopt;
   RecordedReply out;
-  out.items_.reserve(*n);
+  if (*n > 1) out.rest_.reserve(*n - 1);
   for (uint64_t i = 0; i < *n; ++i) {
     auto kind = r.bytes(1);
     auto number = r.fixed64();
@@ -77,7 +96,7 @@ std::optional<RecordedReply> RecordedReply::decode(std::string_view bytes) {
     if (!kind || !number || !text) return std::nullopt;
     auto k = static_cast<uint8_t>((*kind)[0]);
     if (k > static_cast<uint8_t>(Kind::kDouble)) return std::nullopt;
-    out.items_.push_back({static_cast<Kind>(k), static_cast<int64_t>(*number), std::string(*text)});
+    out.add(static_cast<Kind>(k), static_cast<int64_t>(*number), *text);
   }
   if (!r.empty()) return std::nullopt;
   return out;

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "kv/reply_sink.h"
@@ -19,6 +20,25 @@ namespace shoal::kv {
 
 class RecordedReply final : public ReplySink {
  public:
+  RecordedReply() = default;
+  RecordedReply(const RecordedReply&) = default;
+  RecordedReply& operator=(const RecordedReply&) = default;
+  // A moved-from reply is empty, as a moved-from vector of items was.
+  RecordedReply(RecordedReply&& o) noexcept
+      : first_(std::move(o.first_)),
+        has_first_(std::exchange(o.has_first_, false)),
+        rest_(std::move(o.rest_)) {
+    o.all_.clear();
+  }
+  RecordedReply& operator=(RecordedReply&& o) noexcept {
+    first_ = std::move(o.first_);
+    has_first_ = std::exchange(o.has_first_, false);
+    rest_ = std::move(o.rest_);
+    all_.clear();
+    o.all_.clear();
+    return *this;
+  }
+
   void simple(std::string_view s) override { add(Kind::kSimple, 0, s); }
   void error(std::string_view m) override { add(Kind::kError, 0, m); }
   void integer(int64_t v) override { add(Kind::kInteger, v, {}); }
@@ -35,14 +55,16 @@ class RecordedReply final : public ReplySink {
 
   // Writes the recorded reply into `out` (e.g. a client's RESP sink).
   void replay(ReplySink& out) const;
-  bool empty() const { return items_.empty(); }
-  bool is_error() const { return !items_.empty() && items_[0].kind == Kind::kError; }
+  bool empty() const { return !has_first_; }
+  bool is_error() const { return has_first_ && first_.kind == Kind::kError; }
 
   // Serialized form, for the exactly-once table and snapshots.
   std::string encode() const;
   static std::optional<RecordedReply> decode(std::string_view bytes);
 
-  bool operator==(const RecordedReply&) const = default;
+  bool operator==(const RecordedReply& o) const {
+    return has_first_ == o.has_first_ && first_ == o.first_ && rest_ == o.rest_;
+  }
 
   // Read access, for code that combines replies (the node core's fan-out).
   enum class Kind : uint8_t {
@@ -63,11 +85,26 @@ class RecordedReply final : public ReplySink {
     std::string text;
     bool operator==(const Item&) const = default;
   };
-  const std::vector<Item>& items() const { return items_; }
+  // Every item, contiguous: built on the first call (off the hot path, for
+  // code that combines replies) and valid while the reply is not changed.
+  const std::vector<Item>& items() const;
 
  private:
-  void add(Kind k, int64_t n, std::string_view s) { items_.push_back({k, n, std::string(s)}); }
-  std::vector<Item> items_;
+  void add(Kind k, int64_t n, std::string_view s);
+  template <typename F>
+  void for_each_item(F&& f) const {
+    if (!has_first_) return;
+    f(first_);
+    for (const Item& it : rest_) f(it);
+  }
+
+  // Most replies are one item (+OK, an integer, a bulk): it is kept inline,
+  // so recording it allocates nothing beyond its text (a vector per write
+  // before).
+  Item first_{};
+  bool has_first_ = false;
+  std::vector<Item> rest_;
+  mutable std::vector<Item> all_;  // items()'s copy; not part of the value
 };
 
 }  // namespace shoal::kv

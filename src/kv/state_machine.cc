@@ -64,24 +64,24 @@ void StateMachine::apply_entry(std::string_view entry, std::vector<RecordedReply
   // together overlaps their cache misses.
   constexpr size_t kChunk = 32;
   const std::vector<std::string_view>& all = commands.value();
-  std::vector<Result<WriteCommandView>> decoded;
-  std::vector<std::string_view> keys;
+  // Scratch kept across entries: decoding into it allocates nothing once
+  // its argument vectors have grown (a vector per command before).
+  if (decoded_.size() < kChunk) decoded_.resize(kChunk);
   for (size_t start = 0; start < all.size(); start += kChunk) {
-    size_t end = std::min(all.size(), start + kChunk);
-    decoded.clear();
-    keys.clear();
-    for (size_t i = start; i < end; ++i) {
-      decoded.push_back(decode_write_command_view(all[i]));
-      if (decoded.back().is_ok() && decoded.back().value().args.size() >= 2)
-        keys.push_back(decoded.back().value().args[1]);
+    size_t n = std::min(all.size() - start, kChunk);
+    prefetch_keys_.clear();
+    for (size_t i = 0; i < n; ++i) {
+      Decoded& d = decoded_[i];
+      d.status = decode_write_command_view(all[start + i], d.view);
+      if (d.status.is_ok() && d.view.args.size() >= 2) prefetch_keys_.push_back(d.view.args[1]);
     }
-    store_.engine().prefetch(keys);
-    for (auto& cmd : decoded) {
-      if (!cmd.is_ok()) {
-        corrupt(cmd.status());
+    store_.engine().prefetch(prefetch_keys_);
+    for (size_t i = 0; i < n; ++i) {
+      if (!decoded_[i].status.is_ok()) {
+        corrupt(decoded_[i].status);
         continue;
       }
-      replies.push_back(apply(cmd.value()));
+      replies.push_back(apply(decoded_[i].view));
     }
   }
 }

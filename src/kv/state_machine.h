@@ -99,6 +99,13 @@ class StateMachine {
   std::unique_ptr<storage::Engine> session_store_;
   const CommandSpec* last_spec_ = nullptr;  // find_spec's memo: never a container
   mutable size_t last_snapshot_bytes_ = 0;  // snapshot_data's size hint
+  // apply_entry's scratch, reused from entry to entry.
+  struct Decoded {
+    Status status;
+    WriteCommandView view;
+  };
+  std::vector<Decoded> decoded_;
+  std::vector<std::string_view> prefetch_keys_;
 };
 
 }  // namespace shoal::kv

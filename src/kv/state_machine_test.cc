@@ -49,6 +49,43 @@ TEST(RecordedReply, EncodeDecodeReplay) {
   EXPECT_FALSE(RecordedReply::decode("\xff\xff\xff\xff\x0f").has_value());
 }
 
+// The first item is kept inline and the rest in a vector: the value, its
+// items(), copies, moves and equality must not show the seam.
+TEST(RecordedReply, OneItemAndManyItemsBehaveAlike) {
+  RecordedReply empty;
+  EXPECT_TRUE(empty.empty());
+  EXPECT_TRUE(empty.items().empty());
+  EXPECT_EQ(RecordedReply::decode(empty.encode()), empty);
+
+  RecordedReply one;
+  one.ok();
+  EXPECT_FALSE(one.empty());
+  EXPECT_FALSE(one.is_error());
+  ASSERT_EQ(one.items().size(), 1u);
+  EXPECT_EQ(one.items()[0].text, "OK");
+  EXPECT_EQ(RecordedReply::decode(one.encode()), one);
+  EXPECT_NE(one, empty);
+
+  RecordedReply three;
+  three.array(2);
+  three.bulk("a");
+  EXPECT_EQ(three.items().size(), 2u);
+  three.null();  // after items(): items() must see the new one
+  ASSERT_EQ(three.items().size(), 3u);
+  EXPECT_EQ(three.items()[2].kind, RecordedReply::Kind::kNull);
+  EXPECT_EQ(text(three), "*2 $a (nil)");
+  RecordedReply copy = three;
+  EXPECT_EQ(copy, three);
+  RecordedReply moved = std::move(copy);
+  EXPECT_EQ(moved, three);
+  EXPECT_TRUE(copy.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty
+  EXPECT_EQ(RecordedReply::decode(three.encode()), three);
+
+  RecordedReply err;
+  err.error("ERR x");
+  EXPECT_TRUE(err.is_error());
+}
+
 // H17: a retried INCR/APPEND (same client id and seq) applies once and gets
 // the first reply again.
 TEST(StateMachine, H17_RetriedWriteAppliesOnce) {

@@ -40,7 +40,7 @@ std::string encode_write_command(const WriteCommand& cmd) {
   return out;
 }
 
-Result<WriteCommandView> decode_write_command_view(std::string_view bytes) {
+Status decode_write_command_view(std::string_view bytes, WriteCommandView& out) {
   ByteReader r(bytes);
   auto version = r.bytes(1);
   if (!version || static_cast<uint8_t>((*version)[0]) != kVersion) {
@@ -53,14 +53,23 @@ Result<WriteCommandView> decode_write_command_view(std::string_view bytes) {
   if (!client || !seq || !now || !argc || *argc == 0 || *argc > kMaxArgs || *argc > r.remaining()) {
     return Status::corruption("write command: bad header");
   }
-  WriteCommandView cmd{*client, *seq, static_cast<int64_t>(*now), {}};
-  cmd.args.reserve(*argc);
+  out.client_id = *client;
+  out.seq = *seq;
+  out.now_ms = static_cast<int64_t>(*now);
+  out.args.clear();
+  out.args.reserve(*argc);
   for (uint64_t i = 0; i < *argc; ++i) {
     auto a = r.length_prefixed();
     if (!a) return Status::corruption("write command: truncated argument");
-    cmd.args.push_back(*a);
+    out.args.push_back(*a);
   }
   if (!r.empty()) return Status::corruption("write command: trailing bytes");
+  return Status::ok();
+}
+
+Result<WriteCommandView> decode_write_command_view(std::string_view bytes) {
+  WriteCommandView cmd;
+  if (Status s = decode_write_command_view(bytes, cmd); !s.is_ok()) return s;
   return cmd;
 }
 

@@ -46,6 +46,9 @@ std::string encode_write_command(const WriteCommand& cmd);
 // Validates everything; entries come from disk and peers.
 Result<WriteCommand> decode_write_command(std::string_view bytes);
 Result<WriteCommandView> decode_write_command_view(std::string_view bytes);
+// The same into `out`, reusing its argument vector's capacity (the apply
+// path decodes every command of every entry: an allocation each otherwise).
+Status decode_write_command_view(std::string_view bytes, WriteCommandView& out);
 
 // Builds one entry from the commands added to it: a version-1 entry when
 // there is one, else a batch, format version 2:
