@@ -21,11 +21,13 @@ using testing::LocalCluster;
 using testing::LocalClusterOptions;
 using testing::StoreKind;
 
-std::unique_ptr<LocalCluster> rocks_cluster(int nodes, bool durable_engine) {
+std::unique_ptr<LocalCluster> rocks_cluster(int nodes, bool durable_engine,
+                                            uint64_t compact_after_writes = 10000) {
   LocalClusterOptions o;
   o.nodes = nodes;
   o.store = StoreKind::kRocks;
   o.durable_engine = durable_engine;
+  o.replica.compact_after_writes = compact_after_writes;
   auto c = LocalCluster::create(std::move(o));
   EXPECT_TRUE(c.is_ok()) << c.status().to_string();
   return c.is_ok() ? std::move(c).value() : nullptr;
@@ -60,13 +62,9 @@ TEST(LazyCommitIndex, OneStoreWritePerWriteRound) {
 // With the memory engine nothing stored depends on the commit index: it is
 // stored only with a term or vote change and with a snapshot.
 TEST(LazyCommitIndex, MemoryEngineStoresItOnlyWithTermsVotesAndSnapshots) {
-  LocalClusterOptions o;
-  o.nodes = 1;
-  o.store = StoreKind::kRocks;
-  o.replica.compact_after_writes = 25;
-  auto made = LocalCluster::create(std::move(o));
-  ASSERT_TRUE(made.is_ok()) << made.status().to_string();
-  LocalCluster& c = *made.value();
+  auto made = rocks_cluster(1, /*durable_engine=*/false, /*compact_after_writes=*/25);
+  ASSERT_NE(made, nullptr);
+  LocalCluster& c = *made;
   NodeId id = c.wait_leader().value_or(NodeId(1));
   ASSERT_TRUE(c.write({"SET", "warm", "up"}).status.is_ok());
   StoredState before = stored_state(c, id);
@@ -130,12 +128,9 @@ TEST(LazyCommitIndex, RestartKeepsAnAppliedMembershipChange) {
 // commit index with it, so that what it stored is never a snapshot ahead of
 // its own commit index.
 TEST(LazyCommitIndex, InstalledSnapshotIsStoredWithItsCommitIndex) {
-  LocalClusterOptions o;
-  o.store = StoreKind::kRocks;
-  o.replica.compact_after_writes = 20;
-  auto made = LocalCluster::create(std::move(o));
-  ASSERT_TRUE(made.is_ok()) << made.status().to_string();
-  LocalCluster& c = *made.value();
+  auto made = rocks_cluster(3, /*durable_engine=*/false, /*compact_after_writes=*/20);
+  ASSERT_NE(made, nullptr);
+  LocalCluster& c = *made;
   NodeId l = c.wait_leader().value_or(NodeId(1));
   NodeId follower = l == NodeId(1) ? NodeId(2) : NodeId(1);
   c.crash(follower);
