@@ -13,22 +13,12 @@ void RecordedReply::dbl(double v) {
 }
 
 void RecordedReply::add(Kind k, int64_t n, std::string_view s) {
-  all_.clear();
   if (!has_first_) {
     first_ = {k, n, std::string(s)};
     has_first_ = true;
   } else {
     rest_.push_back({k, n, std::string(s)});
   }
-}
-
-const std::vector<RecordedReply::Item>& RecordedReply::items() const {
-  size_t n = has_first_ ? 1 + rest_.size() : 0;
-  if (all_.size() != n) {
-    all_.clear();
-    for_each_item([&](const Item& it) { all_.push_back(it); });
-  }
-  return all_;
 }
 
 void RecordedReply::replay(ReplySink& out) const {
@@ -73,7 +63,7 @@ void RecordedReply::replay(ReplySink& out) const {
 
 std::string RecordedReply::encode() const {
   std::string out;
-  put_varint64(out, has_first_ ? 1 + rest_.size() : 0);
+  put_varint64(out, size());
   for_each_item([&](const Item& it) {
     out.push_back(static_cast<char>(it.kind));
     put_fixed64(out, static_cast<uint64_t>(it.number));

@@ -27,15 +27,11 @@ class RecordedReply final : public ReplySink {
   RecordedReply(RecordedReply&& o) noexcept
       : first_(std::move(o.first_)),
         has_first_(std::exchange(o.has_first_, false)),
-        rest_(std::move(o.rest_)) {
-    o.all_.clear();
-  }
+        rest_(std::move(o.rest_)) {}
   RecordedReply& operator=(RecordedReply&& o) noexcept {
     first_ = std::move(o.first_);
     has_first_ = std::exchange(o.has_first_, false);
     rest_ = std::move(o.rest_);
-    all_.clear();
-    o.all_.clear();
     return *this;
   }
 
@@ -85,9 +81,9 @@ class RecordedReply final : public ReplySink {
     std::string text;
     bool operator==(const Item&) const = default;
   };
-  // Every item, contiguous: built on the first call (off the hot path, for
-  // code that combines replies) and valid while the reply is not changed.
-  const std::vector<Item>& items() const;
+  size_t size() const { return has_first_ ? 1 + rest_.size() : 0; }
+  // Item i < size(); the reference stays valid while the reply is not changed.
+  const Item& item(size_t i) const { return i == 0 ? first_ : rest_[i - 1]; }
 
  private:
   void add(Kind k, int64_t n, std::string_view s);
@@ -104,7 +100,6 @@ class RecordedReply final : public ReplySink {
   Item first_{};
   bool has_first_ = false;
   std::vector<Item> rest_;
-  mutable std::vector<Item> all_;  // items()'s copy; not part of the value
 };
 
 }  // namespace shoal::kv

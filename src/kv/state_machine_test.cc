@@ -50,29 +50,31 @@ TEST(RecordedReply, EncodeDecodeReplay) {
 }
 
 // The first item is kept inline and the rest in a vector: the value, its
-// items(), copies, moves and equality must not show the seam.
+// items, copies, moves and equality must not show the seam.
 TEST(RecordedReply, OneItemAndManyItemsBehaveAlike) {
   RecordedReply empty;
   EXPECT_TRUE(empty.empty());
-  EXPECT_TRUE(empty.items().empty());
+  EXPECT_EQ(empty.size(), 0u);
   EXPECT_EQ(RecordedReply::decode(empty.encode()), empty);
 
   RecordedReply one;
   one.ok();
   EXPECT_FALSE(one.empty());
   EXPECT_FALSE(one.is_error());
-  ASSERT_EQ(one.items().size(), 1u);
-  EXPECT_EQ(one.items()[0].text, "OK");
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one.item(0).text, "OK");
   EXPECT_EQ(RecordedReply::decode(one.encode()), one);
   EXPECT_NE(one, empty);
 
   RecordedReply three;
   three.array(2);
   three.bulk("a");
-  EXPECT_EQ(three.items().size(), 2u);
-  three.null();  // after items(): items() must see the new one
-  ASSERT_EQ(three.items().size(), 3u);
-  EXPECT_EQ(three.items()[2].kind, RecordedReply::Kind::kNull);
+  EXPECT_EQ(three.size(), 2u);
+  three.null();
+  ASSERT_EQ(three.size(), 3u);
+  EXPECT_EQ(three.item(0).kind, RecordedReply::Kind::kArray);
+  EXPECT_EQ(three.item(1).text, "a");
+  EXPECT_EQ(three.item(2).kind, RecordedReply::Kind::kNull);
   EXPECT_EQ(text(three), "*2 $a (nil)");
   RecordedReply copy = three;
   EXPECT_EQ(copy, three);

@@ -72,8 +72,8 @@ SubResult combine_sum(std::vector<SubResult> parts, bool is_write) {
   if (auto f = first_failure(parts, is_write)) return *f;
   int64_t sum = 0;
   for (const auto& p : parts) {
-    const auto& items = p.second.items();
-    if (items.size() == 1 && items[0].kind == Kind::kInteger) sum += items[0].number;
+    const kv::RecordedReply& r = p.second;
+    if (r.size() == 1 && r.item(0).kind == Kind::kInteger) sum += r.item(0).number;
   }
   kv::RecordedReply r;
   r.integer(sum);
@@ -87,17 +87,17 @@ SubResult combine_fan_out(std::string_view name, std::vector<SubResult> parts, u
   if (name == "dbsize") return combine_sum(std::move(parts), false);
   if (name == "keys") {
     size_t n = 0;
-    for (const auto& p : parts) n += p.second.items().empty() ? 0 : p.second.items().size() - 1;
+    for (const auto& p : parts) n += p.second.empty() ? 0 : p.second.size() - 1;
     out.array(n);
     for (const auto& p : parts) {
-      const auto& items = p.second.items();
-      for (size_t i = 1; i < items.size(); ++i) out.bulk(items[i].text);
+      const kv::RecordedReply& r = p.second;
+      for (size_t i = 1; i < r.size(); ++i) out.bulk(r.item(i).text);
     }
   } else if (name == "randomkey") {
     std::vector<const std::string*> keys;
     for (const auto& p : parts) {
-      const auto& items = p.second.items();
-      if (items.size() == 1 && items[0].kind == Kind::kBulk) keys.push_back(&items[0].text);
+      const kv::RecordedReply& r = p.second;
+      if (r.size() == 1 && r.item(0).kind == Kind::kBulk) keys.push_back(&r.item(0).text);
     }
     if (keys.empty())
       out.null();
@@ -166,17 +166,16 @@ static void scan_across(const std::vector<ShardId>& targets,
   uint64_t next_start = pos + 1 < n ? (ranges[pos + 1].first << kCursorSlotShift) + 1 : 0;
   run(targets[pos], std::move(args),
       [next_start, done = std::move(done)](Status s, kv::RecordedReply r) {
-        const auto& items = r.items();
         uint64_t next = 0;
-        if (!s.is_ok() || items.size() < 2 || items[0].kind != Kind::kArray ||
-            !parse_u64(items[1].text, next)) {
+        if (!s.is_ok() || r.size() < 2 || r.item(0).kind != Kind::kArray ||
+            !parse_u64(r.item(1).text, next)) {
           return done(std::move(s), std::move(r));
         }
         kv::RecordedReply out;
         out.array(2);
         out.bulk(std::to_string(next != 0 ? next : next_start));
-        out.array(items.size() - 3);
-        for (size_t i = 3; i < items.size(); ++i) out.bulk(items[i].text);
+        out.array(r.size() - 3);
+        for (size_t i = 3; i < r.size(); ++i) out.bulk(r.item(i).text);
         done(Status::ok(), std::move(out));
       });
 }
@@ -220,31 +219,31 @@ void ClusterNode::split_by_shard(Op op) {
   bool mget = op.spec->name == "mget";
   size_t nkeys = op.args.size() - 1;
   bool is_write = op.spec->is_write();
-  auto g = make_gather(
-      groups.size(), [groups, mget, nkeys, is_write, done = std::move(op.done)](auto parts) {
-        if (!mget) {
-          auto [s, r] = combine_sum(std::move(parts), is_write);
-          return done(std::move(s), std::move(r));
-        }
-        if (auto f = first_failure(parts, false)) {
-          return done(std::move(f->first), std::move(f->second));
-        }
-        std::vector<const kv::RecordedReply::Item*> values(nkeys, nullptr);
-        for (size_t gi = 0; gi < groups.size(); ++gi) {
-          const auto& items = parts[gi].second.items();
-          for (size_t k = 0; k < groups[gi].second.size() && k + 1 < items.size(); ++k)
-            values[groups[gi].second[k] - 1] = &items[k + 1];
-        }
-        kv::RecordedReply out;
-        out.array(nkeys);
-        for (const auto* v : values) {
-          if (v && v->kind == Kind::kBulk)
-            out.bulk(v->text);
-          else
-            out.null();
-        }
-        done(Status::ok(), std::move(out));
-      });
+  auto g = make_gather(groups.size(),
+                       [groups, mget, nkeys, is_write, done = std::move(op.done)](auto parts) {
+                         if (!mget) {
+                           auto [s, r] = combine_sum(std::move(parts), is_write);
+                           return done(std::move(s), std::move(r));
+                         }
+                         if (auto f = first_failure(parts, false)) {
+                           return done(std::move(f->first), std::move(f->second));
+                         }
+                         std::vector<const kv::RecordedReply::Item*> values(nkeys, nullptr);
+                         for (size_t gi = 0; gi < groups.size(); ++gi) {
+                           const kv::RecordedReply& r = parts[gi].second;
+                           for (size_t k = 0; k < groups[gi].second.size() && k + 1 < r.size(); ++k)
+                             values[groups[gi].second[k] - 1] = &r.item(k + 1);
+                         }
+                         kv::RecordedReply out;
+                         out.array(nkeys);
+                         for (const auto* v : values) {
+                           if (v && v->kind == Kind::kBulk)
+                             out.bulk(v->text);
+                           else
+                             out.null();
+                         }
+                         done(Status::ok(), std::move(out));
+                       });
   for (size_t gi = 0; gi < groups.size(); ++gi) {
     std::vector<std::string> args{op.args[0]};
     for (size_t pos : groups[gi].second) args.push_back(op.args[pos]);
