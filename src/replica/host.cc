@@ -105,7 +105,7 @@ Status Host::run_once() {
     // apply) is written with this batch; its commit index goes with it, so
     // that a stored commit index never falls below a stored applied index.
     for (auto& [id, r] : replicas_) {
-      if (r->durable_state()) r->stage_deferred(*batch);
+      if (r->durable_state()) r->stage_held_hard_state(*batch);
     }
     if (Status s = store_.commit(*batch, sync_here); !s.is_ok()) {
       spdlog::error("node {}: raft log write failed, refusing further writes: {}", node_.value(),

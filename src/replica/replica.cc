@@ -256,9 +256,9 @@ bool Replica::stage(const raft::Ready& rd, LogBatch& batch) {
     if (changes_term_or_vote(rd)) {
       batch.put_hard_state(shard_, *rd.hard_state);
       needs_sync = true;
-      deferred_hs_.reset();
+      held_hs_.reset();
     } else {
-      deferred_hs_ = *rd.hard_state;
+      held_hs_ = *rd.hard_state;
     }
     staged_hs_ = *rd.hard_state;
   }
@@ -270,7 +270,7 @@ bool Replica::stage(const raft::Ready& rd, LogBatch& batch) {
   bool applies_conf_change =
       std::any_of(rd.committed_entries.begin(), rd.committed_entries.end(),
                   [](const raft::Entry& e) { return e.type == raft::EntryType::kConfChange; });
-  if (stages_snapshot || applies_conf_change) stage_deferred(batch);
+  if (stages_snapshot || applies_conf_change) stage_held_hard_state(batch);
   if (!rd.entries.empty()) {
     batch.append(shard_, rd.entries);
     needs_sync = true;
@@ -278,10 +278,10 @@ bool Replica::stage(const raft::Ready& rd, LogBatch& batch) {
   return needs_sync;
 }
 
-void Replica::stage_deferred(LogBatch& batch) {
-  if (!deferred_hs_) return;
-  batch.put_hard_state(shard_, *deferred_hs_);
-  deferred_hs_.reset();
+void Replica::stage_held_hard_state(LogBatch& batch) {
+  if (!held_hs_) return;
+  batch.put_hard_state(shard_, *held_hs_);
+  held_hs_.reset();
 }
 
 void Replica::after_persist(raft::Ready& rd, Transport& transport) {

@@ -91,13 +91,13 @@ class Replica {
   // Returns whether what it staged must be fsync'd before after_persist().
   // A hard state that only advances the commit index is held back: it is
   // written with the next term or vote change, the next snapshot, or by
-  // stage_deferred().
+  // stage_held_hard_state().
   bool stage(const raft::Ready& rd, LogBatch& batch);
   // Puts a held-back commit-only hard state into `batch`. The host calls it
   // for a durable replica whenever it writes a batch, so that the stored
   // commit index never falls below the stored applied index (which is
   // written with the next batch too).
-  void stage_deferred(LogBatch& batch);
+  void stage_held_hard_state(LogBatch& batch);
   void after_persist(raft::Ready& rd, Transport& transport);
   void apply(raft::Ready& rd);
   // The node can't persist anymore: fail every pending request as unknown.
@@ -157,9 +157,9 @@ class Replica {
   env::Clock& clock_;
   std::unique_ptr<kv::StateMachine> sm_;
   std::unique_ptr<raft::Raft> raft_;
-  raft::Snapshot snapshot_;                     // latest: served to followers that need one
-  raft::HardState staged_hs_;                   // the last hard state staged for persistence
-  std::optional<raft::HardState> deferred_hs_;  // commit-only, not written yet (stage)
+  raft::Snapshot snapshot_;                 // latest: served to followers that need one
+  raft::HardState staged_hs_;               // the last hard state staged for persistence
+  std::optional<raft::HardState> held_hs_;  // commit-only, not written yet (stage)
   std::shared_mutex* apply_lock_ = nullptr;
   bool pending_compaction_ = false;
   bool durable_ = false;

@@ -219,7 +219,7 @@ Status RocksLogStore::commit(LogBatch& batch, bool sync) {
   ++commits_;
   // The only place the builder is written out, and only for a batch the host
   // found non-empty: the host then also staged a durable replica's held-back
-  // commit index (Replica::stage_deferred), which must cover the applied
+  // commit index (Replica::stage_held_hard_state), which must cover the applied
   // index the builder carries. Another path writing the builder would need
   // the same.
   Status s = builder_->commit(/*durability_needed=*/sync);
