@@ -64,15 +64,19 @@ Connection::Connection(asio::ip::tcp::socket socket, ServerContext& server, Move
 void Connection::resume() { read_more(); }
 
 // Counts what one read carried and decides where the connection should live.
-void Connection::note_read(uint64_t commands, size_t submitted) {
+void Connection::note_read(uint64_t commands) {
   if (!affinity_) return;
   if (commands >= kPipelined) {
-    single_write_reads_ = 0;
+    single_command_reads_ = 0;
     wanted_ = on_raft_loop_ ? home_ : nullptr;
     return;
   }
-  if (commands != 1 || submitted != 1) return;  // e.g. a GET served right here
-  if (!on_raft_loop_ && ++single_write_reads_ >= kMoveAfter) {
+  // One command, a write or a read: a read served right here on a client
+  // loop still costs that loop a wake-up per command, which on the raft loop
+  // it shares with every other unpipelined client (measured: docs/benchmarks.md,
+  // "Session 9").
+  if (commands != 1) return;
+  if (!on_raft_loop_ && ++single_command_reads_ >= kMoveAfter) {
     wanted_ = &server_.keyspace().loop();
   }
 }
@@ -82,15 +86,26 @@ void Connection::maybe_migrate() {
       !slots_.empty() || in_used_ != 0 || !to_submit_.empty()) {
     return;
   }
+  // The pending read may already hold the client's next command, its handler
+  // queued but not run: moving now would drop those bytes. Cancel the read and
+  // decide in its handler, which sees either the bytes or the cancellation.
+  if (reading_) {
+    if (!cancelling_read_) {
+      cancelling_read_ = true;
+      asio::error_code ec;
+      socket_.cancel(ec);
+    }
+    return;
+  }
   asio::io_context& to = *wanted_;
   wanted_ = nullptr;
-  single_write_reads_ = 0;
+  single_command_reads_ = 0;
   migrate(to, &to == &server_.keyspace().loop());
 }
 
-// Hands the socket's descriptor to a new Connection on `to`. The pending
-// read is cancelled (its handler sees moved_ and stops); bytes the client
-// sent meanwhile wait in the kernel for the new connection's first read.
+// Hands the socket's descriptor to a new Connection on `to`; no read is
+// pending (maybe_migrate() waited for it), so bytes the client sent meanwhile
+// wait in the kernel for the new connection's first read.
 void Connection::migrate(asio::io_context& to, bool to_raft_loop) {
   asio::error_code ec;
   auto protocol = socket_.local_endpoint(ec).protocol();
@@ -173,7 +188,17 @@ void Connection::read_more() {
 
 void Connection::on_read(const asio::error_code& ec, size_t n) {
   reading_ = false;
-  if (moved_) return;  // cancelled by migrate(): the connection lives on elsewhere
+  if (moved_) return;      // the connection lives on elsewhere
+  if (cancelling_read_) {  // maybe_migrate() cancelled this read
+    cancelling_read_ = false;
+    if (ec == asio::error::operation_aborted) {
+      maybe_migrate();
+      if (!moved_) read_more();
+      return;
+    }
+    // Bytes (or an error) arrived first: handle them; the move waits for the
+    // next quiet point.
+  }
   if (ec) {
     if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
       spdlog::debug("client {} read error: {}", session_.id, ec.message());
@@ -209,7 +234,7 @@ void Connection::process_input() {
     if (!parser_.args().empty()) execute(parser_.args());
     start += parser_.consumed();
   }
-  note_read(commands_in_batch_, to_submit_.size());
+  note_read(commands_in_batch_);
   submit_pending();
   // Shared counters are updated once per batch, not per command: a relaxed
   // atomic add on a cache line shared by all loops is not free.
