@@ -64,19 +64,15 @@ Connection::Connection(asio::ip::tcp::socket socket, ServerContext& server, Move
 void Connection::resume() { read_more(); }
 
 // Counts what one read carried and decides where the connection should live.
-void Connection::note_read(uint64_t commands) {
+void Connection::note_read(uint64_t commands, size_t submitted) {
   if (!affinity_) return;
   if (commands >= kPipelined) {
-    single_command_reads_ = 0;
+    single_write_reads_ = 0;
     wanted_ = on_raft_loop_ ? home_ : nullptr;
     return;
   }
-  // One command, a write or a read: a read served right here on a client
-  // loop still costs that loop a wake-up per command, which on the raft loop
-  // it shares with every other unpipelined client (measured: docs/benchmarks.md,
-  // "Session 9").
-  if (commands != 1) return;
-  if (!on_raft_loop_ && ++single_command_reads_ >= kMoveAfter) {
+  if (commands != 1 || submitted != 1) return;  // e.g. a GET served right here
+  if (!on_raft_loop_ && ++single_write_reads_ >= kMoveAfter) {
     wanted_ = &server_.keyspace().loop();
   }
 }
@@ -99,7 +95,7 @@ void Connection::maybe_migrate() {
   }
   asio::io_context& to = *wanted_;
   wanted_ = nullptr;
-  single_command_reads_ = 0;
+  single_write_reads_ = 0;
   migrate(to, &to == &server_.keyspace().loop());
 }
 
@@ -234,7 +230,7 @@ void Connection::process_input() {
     if (!parser_.args().empty()) execute(parser_.args());
     start += parser_.consumed();
   }
-  note_read(commands_in_batch_);
+  note_read(commands_in_batch_, to_submit_.size());
   submit_pending();
   // Shared counters are updated once per batch, not per command: a relaxed
   // atomic add on a cache line shared by all loops is not free.

@@ -11,12 +11,10 @@
 //
 // Loop affinity (standalone server): a client that sends one write at a time
 // (no pipelining) pays two thread hand-offs per command, to the raft loop and
-// back, which cost it more than the command itself; one that sends one read at
-// a time costs its client loop a wake-up per command. After kMoveAfter reads in
-// a row that each carried one command the connection moves to the raft loop
-// (KeyspaceService's own), where submitting and completing are calls on the
-// same thread and all unpipelined clients share one busy loop, as in Redis;
-// when it pipelines again (a read of kPipelined commands or more) it
+// back, which cost it more than the command itself. After kMoveAfter such
+// reads in a row the connection moves to the raft loop (KeyspaceService's
+// own), where submitting and completing are calls on the same thread, as in
+// Redis; when it pipelines again (a read of kPipelined commands or more) it
 // moves back to the client loop it was accepted on, so that pipelined
 // clients keep parsing and replying on other cores. A move happens only at
 // a quiet point - nothing in flight, nothing buffered either way - by
@@ -78,7 +76,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Compl
   void on_written(const asio::error_code& ec, size_t n);
   size_t pending_output() const { return out_.size() + sending_.size(); }
   // Loop affinity (see above).
-  void note_read(uint64_t commands);
+  void note_read(uint64_t commands, size_t submitted);
   void maybe_migrate();
   void migrate(asio::io_context& to, bool to_raft_loop);
   bool output_paused() const;
@@ -114,7 +112,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Compl
   bool affinity_ = false;               // moves between loops (standalone server)
   bool on_raft_loop_ = false;           // lives on the keyspace's raft loop now
   asio::io_context* wanted_ = nullptr;  // move there at the next quiet point
-  int single_command_reads_ = 0;        // reads in a row that carried one command
+  int single_write_reads_ = 0;          // reads in a row that carried one write
   bool moved_ = false;                  // the socket went to a new Connection
   bool cancelling_read_ = false;        // maybe_migrate() cancelled the pending read
 };
