@@ -88,6 +88,7 @@ Status Host::run_once() {
   bool hold = options_.defer_sync && term_vote_ticket_ > synced_;
   bool changes_term_or_vote = false;
   for (auto& [id, r] : replicas_) {
+    r->poll_child_snapshot();
     if (!r->has_ready()) continue;
     raft::Ready rd = r->take_ready();
     if (hold)

@@ -485,8 +485,63 @@ void Replica::maybe_compact() {
   // serialized only when a follower needs it (materialize_snapshot_for).
   uint64_t threshold = options_.compact_after_writes;
   if (!durable_) threshold = std::max<uint64_t>(threshold, keys_at_snapshot_);
-  if (writes_since_snapshot_ < threshold) return;
+  if (child_snapshot_ || writes_since_snapshot_ < threshold) return;
+  if (!durable_ && options_.snapshot_in_child && !child_snapshots_broken_ &&
+      sm_->store().size() >= options_.snapshot_in_child_min_keys && start_child_snapshot()) {
+    return;
+  }
   compact_at_applied(/*serialize=*/!durable_);
+}
+
+bool Replica::start_child_snapshot() {
+  auto term = raft_->log().term(applied_);
+  if (!term) return false;
+  // The fork happens here, between two applied entries: the child's copy of
+  // the state machine is exactly the state at applied_.
+  int64_t t0 = clock_.monotonic_ns();
+  auto child = ChildSnapshot::start([this] { return sm_->snapshot_data(); });
+  spdlog::debug("shard {}: snapshot child for index {} forked in {} us", shard_.value(),
+                applied_.value(), (clock_.monotonic_ns() - t0) / 1000);
+  if (!child) {
+    spdlog::warn("shard {}: can't fork a snapshot child; serializing in-process", shard_.value());
+    return false;
+  }
+  child_snapshot_ = std::move(child);
+  child_meta_ = raft::SnapshotMeta{applied_, *term, raft_->conf()};
+  writes_since_snapshot_ = 0;
+  keys_at_snapshot_ = sm_->store().size();
+  return true;
+}
+
+void Replica::poll_child_snapshot() {
+  if (!child_snapshot_) return;
+  ChildSnapshot::State state = child_snapshot_->poll();
+  if (state == ChildSnapshot::State::kRunning) return;
+  if (state == ChildSnapshot::State::kFailed) {
+    // Nothing was staged and the log is whole. Serialize here from now on:
+    // whatever broke the child may break the next one too, and a log that
+    // never compacts grows without bound.
+    spdlog::warn(
+        "shard {}: snapshot child failed ({}); compaction snapshots are serialized "
+        "in-process from now on",
+        shard_.value(), child_snapshot_->error());
+    child_snapshot_.reset();
+    child_snapshots_broken_ = true;
+    ++child_snapshots_failed_;
+    compact_at_applied(/*serialize=*/true);
+    return;
+  }
+  std::string data = child_snapshot_->take_bytes();
+  child_snapshot_.reset();
+  ++child_snapshots_done_;
+  LogIndex at = child_meta_.index;
+  // Superseded meanwhile (a leader's snapshot, or one taken for a follower).
+  if (at <= snapshot_.meta.index) return;
+  raft_->compact(at);
+  if (raft_->log().first_index() <= at) return;  // Raft declined: keep the log
+  snapshot_.meta = child_meta_;
+  snapshot_.data = std::move(data);
+  pending_compaction_ = true;
 }
 
 bool Replica::compact_at_applied(bool serialize) {

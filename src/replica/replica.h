@@ -31,6 +31,7 @@
 #include "env/clock.h"
 #include "kv/state_machine.h"
 #include "raft/raft.h"
+#include "replica/child_snapshot.h"
 #include "replica/log_store.h"
 #include "replica/transport.h"
 
@@ -44,6 +45,15 @@ struct ReplicaOptions {
   // batch of writes, and the log's size and a snapshot's cost both follow the
   // writes.
   uint64_t compact_after_writes = 10000;
+  // An in-memory state's compaction snapshot is serialized in a forked child
+  // process (child_snapshot.h) instead of on the host's loop, which would
+  // stop for the whole serialization (~0.25 s per million keys), once the
+  // state has at least snapshot_in_child_min_keys keys. Below that the stall
+  // is short and a child costs more CPU than it saves: its copy-on-write
+  // faults made SET -P 16 ~20% slower at 100k keys (docs/benchmarks.md,
+  // "Session 9"). Off in in-process tests unless they ask for it.
+  bool snapshot_in_child = false;
+  uint64_t snapshot_in_child_min_keys = 200000;
   kv::StateMachineOptions state_machine;
 };
 
@@ -119,6 +129,14 @@ class Replica {
   // Durable state only: the applied index to stage with the writes apply()
   // staged since the last call, if it moved (LogStore::stage_applied).
   std::optional<LogIndex> take_applied_to_stage();
+  // Takes in what a compaction snapshot's child process wrote so far; once
+  // it is whole, the compaction is staged like one taken in-process. The
+  // host calls it every iteration, also when nothing else is ready.
+  void poll_child_snapshot();
+  // Compaction snapshots whose child process finished or failed (tests).
+  bool child_snapshot_running() const { return child_snapshot_ != nullptr; }
+  uint64_t child_snapshots_done() const { return child_snapshots_done_; }
+  uint64_t child_snapshots_failed() const { return child_snapshots_failed_; }
 
  private:
   Replica(ShardId shard, const ReplicaOptions& options, env::Clock& clock,
@@ -144,6 +162,8 @@ class Replica {
   // point (with the serialized state if `serialize`) and stages it for the
   // store. False if Raft declined (nothing changes then).
   bool compact_at_applied(bool serialize);
+  // Forks a child to serialize the state at applied_; false if it can't.
+  bool start_child_snapshot();
 
   struct PendingRead {
     const kv::CommandSpec* spec;
@@ -175,8 +195,14 @@ class Replica {
   // bounded by the number of replies held.
   std::deque<std::pair<LogIndex, std::vector<kv::RecordedReply>>> recent_replies_;
   size_t recent_reply_count_ = 0;
-  uint64_t writes_since_snapshot_ = 0;            // applied, for maybe_compact
-  uint64_t keys_at_snapshot_ = 0;                 // the state's size then, ditto
+  uint64_t writes_since_snapshot_ = 0;  // applied, for maybe_compact
+  uint64_t keys_at_snapshot_ = 0;       // the state's size then, ditto
+  // A compaction snapshot being serialized by a child process, and its meta
+  // (taken at the fork: the child's state is the state at that index).
+  std::unique_ptr<ChildSnapshot> child_snapshot_;
+  raft::SnapshotMeta child_meta_;
+  bool child_snapshots_broken_ = false;  // a child failed: serialize in-process
+  uint64_t child_snapshots_done_ = 0, child_snapshots_failed_ = 0;
   std::vector<kv::RecordedReply> apply_replies_;  // reused by apply_entry
   std::map<uint64_t, PendingRead> reads_;         // by read context
   uint64_t next_read_context_ = 1;

@@ -117,6 +117,8 @@ Status KeyspaceService::open_node(cluster::ClusterMap map) {
   opts.mode =
       config_.cluster_routing == "proxy" ? node::RoutingMode::kProxy : node::RoutingMode::kRedirect;
   opts.replica.compact_after_writes = config_.compact_after_writes;
+  opts.replica.snapshot_in_child = config_.snapshot_in_child;
+  opts.replica.snapshot_in_child_min_keys = config_.snapshot_in_child_min_keys;
   opts.defer_sync = syncer_ != nullptr;
   if (config_.engine == "rocksdb") {
     opts.state_engines = [store = store_.get()](ShardId shard) {

@@ -1,0 +1,166 @@
+// ChildSnapshot (a compaction snapshot serialized in a forked child) and the
+// replica's use of it: the bytes come back whole or not at all, a child that
+// dies or is cut off is a failure, and a replica restarts from what a child
+// wrote.
+#include "replica/child_snapshot.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "replica/replica_test_support.h"
+
+namespace shoal::replica {
+namespace {
+
+using State = ChildSnapshot::State;
+using testing::LocalCluster;
+using testing::LocalClusterOptions;
+using testing::StoreKind;
+
+// Polls until the child is done or failed (bounded: 20 s).
+State wait(ChildSnapshot& c, size_t per_poll = ChildSnapshot::kPollBytes) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (c.poll(per_poll) == State::kRunning && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  return c.state();
+}
+
+std::string pattern(size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + i / 7) & 0xff);
+  return s;
+}
+
+TEST(ChildSnapshot, BytesLargerThanThePipeComeBackWhole) {
+  // 24 MiB through a pipe of at most 1 MiB, read 64 KiB per poll: the child
+  // blocks on the full pipe between polls and goes on after each.
+  const std::string want = pattern(24 << 20);
+  auto c = ChildSnapshot::start([&] { return want; });
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(wait(*c, 64 << 10), State::kDone) << c->error();
+  EXPECT_TRUE(c->take_bytes() == want);
+  EXPECT_EQ(c->pid(), -1);  // reaped
+}
+
+TEST(ChildSnapshot, AnEmptyStateIsASnapshotToo) {
+  auto c = ChildSnapshot::start([] { return std::string(); });
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(wait(*c), State::kDone) << c->error();
+  EXPECT_EQ(c->take_bytes(), "");
+}
+
+TEST(ChildSnapshot, TheChildSeesTheStateAtTheFork) {
+  std::string state = "before";
+  auto c = ChildSnapshot::start([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return state;
+  });
+  ASSERT_NE(c, nullptr);
+  state = "after";  // the parent goes on changing its copy
+  ASSERT_EQ(wait(*c), State::kDone) << c->error();
+  EXPECT_EQ(c->take_bytes(), "before");
+}
+
+TEST(ChildSnapshot, AChildThatExitsWithAnErrorIsAFailure) {
+  auto c = ChildSnapshot::start([]() -> std::string { ::_exit(7); });
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(wait(*c), State::kFailed);
+  EXPECT_NE(c->error().find("status 7"), std::string::npos) << c->error();
+  EXPECT_EQ(c->take_bytes(), "");
+}
+
+TEST(ChildSnapshot, AStreamCutOffHalfwayIsAFailureNotASnapshot) {
+  // The child has streamed part of its bytes and waits on the full pipe
+  // when it dies: what arrived has no footer.
+  auto c = ChildSnapshot::start([] { return pattern(24 << 20); });
+  ASSERT_NE(c, nullptr);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (c->poll(64 << 10) == State::kRunning && std::chrono::steady_clock::now() < deadline &&
+         c->pid() > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    break;  // one poll's worth is enough
+  }
+  ASSERT_EQ(c->state(), State::kRunning);
+  ASSERT_EQ(::kill(c->pid(), SIGKILL), 0);
+  ASSERT_EQ(wait(*c), State::kFailed);
+  EXPECT_NE(c->error().find("signal 9"), std::string::npos) << c->error();
+  EXPECT_EQ(c->take_bytes(), "");
+}
+
+TEST(ChildSnapshot, DestroyingKillsAndReapsARunningChild) {
+  auto c = ChildSnapshot::start([]() -> std::string {
+    std::this_thread::sleep_for(std::chrono::seconds(60));
+    return "late";
+  });
+  ASSERT_NE(c, nullptr);
+  pid_t pid = c->pid();
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(c->poll(), State::kRunning);
+  auto t0 = std::chrono::steady_clock::now();
+  c.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  // Reaped: no such child any more (not a zombie).
+  EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+// A single node whose compaction snapshots are taken by a child: the log is
+// compacted at the child's index, and a restart from the stored snapshot plus
+// the rest of the log has every write.
+TEST(ChildSnapshotCompaction, ANodeRestartsFromWhatItsChildWrote) {
+  LocalClusterOptions o;
+  o.nodes = 1;
+  o.store = StoreKind::kRocks;
+  o.replica.compact_after_writes = 16;
+  o.replica.snapshot_in_child = true;
+  o.replica.snapshot_in_child_min_keys = 0;
+  auto created = LocalCluster::create(std::move(o));
+  ASSERT_TRUE(created.is_ok()) << created.status().to_string();
+  LocalCluster& c = *created.value();
+  ASSERT_TRUE(c.wait_leader().has_value());
+  // Big enough to take the file path (RocksLogStore::kSnapshotFileBytes).
+  const std::string value(1000, 'v');
+  Replica* r = c.replica(NodeId(1));
+  auto finish_child = [&] {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (r->child_snapshot_running() && std::chrono::steady_clock::now() < deadline) {
+      c.pump_round();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_FALSE(r->child_snapshot_running());
+  };
+  for (int i = 0; i < 400; ++i) {
+    auto o = c.write({"SET", "k" + std::to_string(i), value + std::to_string(i)});
+    ASSERT_TRUE(o.status.is_ok()) << o.status.to_string();
+    // Now and then let a running child finish, so that several compactions
+    // go through children while writes continue (others finish on their own).
+    if (i % 50 == 49) finish_child();
+  }
+  finish_child();
+  EXPECT_GE(r->child_snapshots_done(), 3u);
+  EXPECT_EQ(r->child_snapshots_failed(), 0u);
+  // Compacted at a child's index, well past the start.
+  EXPECT_GT(r->raft().log().first_index(), LogIndex(100));
+  // The last snapshot file written and its compaction stored (with the next
+  // batch), so that the restart starts from a child's snapshot.
+  c.rocks_store(NodeId(1))->drain_snapshot_writes();
+  ASSERT_TRUE(c.write({"SET", "last", "1"}).status.is_ok());
+  c.crash(NodeId(1));
+  ASSERT_TRUE(c.start(NodeId(1)).is_ok());
+  ASSERT_TRUE(c.wait_leader().has_value());
+  EXPECT_GT(c.replica(NodeId(1))->raft().log().first_index(), LogIndex(100));
+  EXPECT_EQ(c.read(NodeId(1), {"GET", "last"}), "$1");
+  for (int i = 0; i < 400; ++i) {
+    EXPECT_EQ(c.read(NodeId(1), {"GET", "k" + std::to_string(i)}), "$" + value + std::to_string(i))
+        << i;
+  }
+}
+
+}  // namespace
+}  // namespace shoal::replica
