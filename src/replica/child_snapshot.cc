@@ -14,8 +14,6 @@
 
 namespace shoal::replica {
 namespace {
-constexpr size_t kFooterBytes = 8 + 4;  // fixed64 size, fixed32 crc32c
-
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());
@@ -45,7 +43,8 @@ bool write_all(int fd, std::string_view data) {
 }
 }  // namespace
 
-std::unique_ptr<ChildSnapshot> ChildSnapshot::start(const std::function<std::string()>& produce) {
+std::unique_ptr<ChildSnapshot> ChildSnapshot::start(const std::function<std::string()>& produce,
+                                                    size_t expected_bytes) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return nullptr;
   // A bigger pipe lets the child run further ahead between two polls (the
@@ -68,7 +67,9 @@ std::unique_ptr<ChildSnapshot> ChildSnapshot::start(const std::function<std::str
     failed->fail("can't make the snapshot pipe non-blocking");
     return failed;
   }
-  return std::unique_ptr<ChildSnapshot>(new ChildSnapshot(pid, fds[0]));
+  auto c = std::unique_ptr<ChildSnapshot>(new ChildSnapshot(pid, fds[0]));
+  c->bytes_.reserve(expected_bytes + expected_bytes / 8 + kFooterBytes);
+  return c;
 }
 
 ChildSnapshot::~ChildSnapshot() {
@@ -99,7 +100,14 @@ ChildSnapshot::State ChildSnapshot::poll(size_t max_bytes) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) break;
     return fail(std::string("reading the snapshot pipe: ") + std::strerror(errno));
   }
+  extend_crc(bytes_.size() > kFooterBytes ? bytes_.size() - kFooterBytes : 0);
   return state_;
+}
+
+void ChildSnapshot::extend_crc(size_t upto) {
+  if (upto <= crc_bytes_) return;
+  crc_ = crc32c_extend(crc_, std::string_view(bytes_).substr(crc_bytes_, upto - crc_bytes_));
+  crc_bytes_ = upto;
 }
 
 ChildSnapshot::State ChildSnapshot::finish() {
@@ -122,8 +130,9 @@ ChildSnapshot::State ChildSnapshot::finish() {
   ByteReader footer(std::string_view(bytes_).substr(data_size));
   uint64_t size = *footer.fixed64();
   uint32_t crc = *footer.fixed32();
+  extend_crc(data_size);
   bytes_.resize(data_size);
-  if (size != data_size || crc != crc32c(bytes_)) {
+  if (size != data_size || crc != crc_) {
     return fail("the snapshot stream's size or checksum does not match its footer");
   }
   state_ = State::kDone;

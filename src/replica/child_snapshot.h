@@ -26,9 +26,12 @@ namespace shoal::replica {
 
 class ChildSnapshot {
  public:
-  // Forks a child that returns produce()'s bytes. Returns nullptr if the pipe
-  // or the fork failed (the caller serializes in-process instead).
-  static std::unique_ptr<ChildSnapshot> start(const std::function<std::string()>& produce);
+  // Forks a child that returns produce()'s bytes, about `expected_bytes` of
+  // them (reserved up front: growing a state-sized buffer by doubling would
+  // copy it whole within one poll). Returns nullptr if the pipe or the fork
+  // failed (the caller serializes in-process instead).
+  static std::unique_ptr<ChildSnapshot> start(const std::function<std::string()>& produce,
+                                              size_t expected_bytes = 0);
   // Kills and reaps a child still running.
   ~ChildSnapshot();
   ChildSnapshot(const ChildSnapshot&) = delete;
@@ -54,13 +57,20 @@ class ChildSnapshot {
   ChildSnapshot(pid_t pid, int fd) : pid_(pid), fd_(fd) {}
   State fail(std::string why);
   State finish();
+  void extend_crc(size_t upto);
 
   pid_t pid_;
   int fd_;  // the pipe's read end; -1 once closed
   State state_ = State::kRunning;
   static constexpr size_t kReadBytes = 256 << 10;
-  std::string bytes_;    // the stream so far: data, then the footer
-  std::string scratch_;  // kReadBytes, allocated at the first poll
+  static constexpr size_t kFooterBytes = 8 + 4;  // fixed64 size, fixed32 crc32c
+  std::string bytes_;                            // the stream so far: data, then the footer
+  std::string scratch_;                          // kReadBytes, allocated at the first poll
+  // CRC32C of bytes_[0, crc_bytes_): extended as bytes arrive, so that the
+  // end of the stream does not checksum a whole state at once. Never covers
+  // the last kFooterBytes received (they may be the footer).
+  uint32_t crc_ = 0;
+  size_t crc_bytes_ = 0;
   std::string error_;
 };
 

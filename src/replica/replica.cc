@@ -499,7 +499,7 @@ bool Replica::start_child_snapshot() {
   // The fork happens here, between two applied entries: the child's copy of
   // the state machine is exactly the state at applied_.
   int64_t t0 = clock_.monotonic_ns();
-  auto child = ChildSnapshot::start([this] { return sm_->snapshot_data(); });
+  auto child = ChildSnapshot::start([this] { return sm_->snapshot_data(); }, last_snapshot_bytes_);
   spdlog::debug("shard {}: snapshot child for index {} forked in {} us", shard_.value(),
                 applied_.value(), (clock_.monotonic_ns() - t0) / 1000);
   if (!child) {
@@ -539,6 +539,7 @@ void Replica::poll_child_snapshot() {
   if (at <= snapshot_.meta.index) return;
   raft_->compact(at);
   if (raft_->log().first_index() <= at) return;  // Raft declined: keep the log
+  last_snapshot_bytes_ = data.size();
   snapshot_.meta = child_meta_;
   snapshot_.data = std::move(data);
   pending_compaction_ = true;
@@ -557,6 +558,7 @@ bool Replica::compact_at_applied(bool serialize) {
   snapshot_.meta.term = *term;
   snapshot_.meta.conf = raft_->conf();
   snapshot_.data = serialize ? sm_->snapshot_data() : std::string();
+  if (serialize) last_snapshot_bytes_ = snapshot_.data.size();
   pending_compaction_ = true;
   return true;
 }
