@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -30,16 +31,31 @@ bool write_all(int fd, std::string_view data) {
 [[noreturn]] void run_child(pid_t parent, int fd, const std::function<std::string()>& produce) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(2);  // the parent died before prctl
-  // The parent's handlers (a graceful shutdown on SIGTERM) are not ours.
+  // Nothing of the server's but the pipe: a listening socket or a client's
+  // connection held here would outlive a restart of the parent (EADDRINUSE,
+  // no FIN to a client the parent closed) until this child exits.
+  if (fd > 3) ::close_range(3, static_cast<unsigned>(fd) - 1, 0);
+  ::close_range(static_cast<unsigned>(fd) + 1, ~0U, 0);
+  // The parent's handlers (a graceful shutdown on SIGTERM) are not ours, and
+  // the server blocks SIGTERM and SIGINT in all its threads (main.cc), a mask
+  // fork() keeps: undo both, so that these signals end the child.
   ::signal(SIGTERM, SIG_DFL);
   ::signal(SIGINT, SIG_DFL);
   ::signal(SIGPIPE, SIG_IGN);  // a parent that stopped reading: write fails, exit
-  std::string data = produce();
-  uint32_t crc = crc32c(data);
-  uint64_t size = data.size();
-  put_fixed64(data, size);
-  put_fixed32(data, crc);
-  ::_exit(write_all(fd, data) ? 0 : 3);
+  sigset_t unblock;
+  sigemptyset(&unblock);
+  sigaddset(&unblock, SIGTERM);
+  sigaddset(&unblock, SIGINT);
+  ::pthread_sigmask(SIG_UNBLOCK, &unblock, nullptr);
+  try {
+    std::string data = produce();
+    std::string footer;
+    put_fixed64(footer, data.size());
+    put_fixed32(footer, crc32c(data));
+    ::_exit(write_all(fd, data) && write_all(fd, footer) ? 0 : 3);
+  } catch (...) {
+    ::_exit(4);  // e.g. bad_alloc: never unwind into the server's code
+  }
 }
 }  // namespace
 

@@ -4,7 +4,9 @@
 // wrote.
 #include "replica/child_snapshot.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,6 +69,29 @@ TEST(ChildSnapshot, TheChildSeesTheStateAtTheFork) {
   EXPECT_EQ(c->take_bytes(), "before");
 }
 
+TEST(ChildSnapshot, TheChildHoldsNoOtherDescriptorAndTakesSigterm) {
+  // As in the server: a descriptor of the parent's (a listening socket, a
+  // client) and SIGTERM blocked in every thread (main.cc).
+  int parents = ::dup(STDERR_FILENO);
+  ASSERT_GE(parents, 3);
+  sigset_t term, old;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  ASSERT_EQ(::pthread_sigmask(SIG_BLOCK, &term, &old), 0);
+  auto c = ChildSnapshot::start([&] {
+    sigset_t now;
+    ::pthread_sigmask(SIG_BLOCK, nullptr, &now);
+    std::string seen = ::fcntl(parents, F_GETFD) == -1 ? "closed" : "open";
+    seen += sigismember(&now, SIGTERM) ? " blocked" : " deliverable";
+    return seen;
+  });
+  ASSERT_EQ(::pthread_sigmask(SIG_SETMASK, &old, nullptr), 0);
+  ::close(parents);
+  ASSERT_NE(c, nullptr);
+  ASSERT_EQ(wait(*c), State::kDone) << c->error();
+  EXPECT_EQ(c->take_bytes(), "closed deliverable");
+}
+
 TEST(ChildSnapshot, AChildThatExitsWithAnErrorIsAFailure) {
   auto c = ChildSnapshot::start([]() -> std::string { ::_exit(7); });
   ASSERT_NE(c, nullptr);
@@ -112,7 +137,7 @@ TEST(ChildSnapshot, DestroyingKillsAndReapsARunningChild) {
 
 // A single node whose compaction snapshots are taken by a child: the log is
 // compacted at the child's index, and a restart from the stored snapshot plus
-// the rest of the log has every write.
+// the rest of the log has every write, each applied once.
 TEST(ChildSnapshotCompaction, ANodeRestartsFromWhatItsChildWrote) {
   LocalClusterOptions o;
   o.nodes = 1;
@@ -138,6 +163,9 @@ TEST(ChildSnapshotCompaction, ANodeRestartsFromWhatItsChildWrote) {
   for (int i = 0; i < 400; ++i) {
     auto o = c.write({"SET", "k" + std::to_string(i), value + std::to_string(i)});
     ASSERT_TRUE(o.status.is_ok()) << o.status.to_string();
+    // Not idempotent: a snapshot whose recorded index is older than its
+    // state would have some of these applied twice after the restart.
+    ASSERT_EQ(c.write({"INCR", "counter"}).reply, ":" + std::to_string(i + 1));
     // Now and then let a running child finish, so that several compactions
     // go through children while writes continue (others finish on their own).
     if (i % 50 == 49) finish_child();
@@ -156,6 +184,7 @@ TEST(ChildSnapshotCompaction, ANodeRestartsFromWhatItsChildWrote) {
   ASSERT_TRUE(c.wait_leader().has_value());
   EXPECT_GT(c.replica(NodeId(1))->raft().log().first_index(), LogIndex(100));
   EXPECT_EQ(c.read(NodeId(1), {"GET", "last"}), "$1");
+  EXPECT_EQ(c.read(NodeId(1), {"GET", "counter"}), "$400");
   for (int i = 0; i < 400; ++i) {
     EXPECT_EQ(c.read(NodeId(1), {"GET", "k" + std::to_string(i)}), "$" + value + std::to_string(i))
         << i;

@@ -89,6 +89,7 @@ Result<std::unique_ptr<Replica>> Replica::open(ShardId shard, const ReplicaOptio
   r->applied_ = init.applied;
   r->staged_hs_ = init.hard_state;
   r->snapshot_ = std::move(snap);
+  r->last_snapshot_bytes_ = r->snapshot_.data.size();
   // A durable engine restarts past the entries it applied since the
   // compaction point instead of replaying them: count them for
   // maybe_compact, each as (at least) one write, or a replica restarting
@@ -498,6 +499,7 @@ bool Replica::start_child_snapshot() {
   if (!term) return false;
   // The fork happens here, between two applied entries: the child's copy of
   // the state machine is exactly the state at applied_.
+  sm_->set_snapshot_size_hint(last_snapshot_bytes_);
   int64_t t0 = clock_.monotonic_ns();
   auto child = ChildSnapshot::start([this] { return sm_->snapshot_data(); }, last_snapshot_bytes_);
   spdlog::debug("shard {}: snapshot child for index {} forked in {} us", shard_.value(),
@@ -535,8 +537,9 @@ void Replica::poll_child_snapshot() {
   child_snapshot_.reset();
   ++child_snapshots_done_;
   LogIndex at = child_meta_.index;
-  // Superseded meanwhile (a leader's snapshot, or one taken for a follower).
-  if (at <= snapshot_.meta.index) return;
+  // Superseded meanwhile: by a leader's snapshot (which Raft may hold already,
+  // before apply() sets snapshot_) or by one taken for a follower.
+  if (at <= snapshot_.meta.index || at < raft_->log().first_index()) return;
   raft_->compact(at);
   if (raft_->log().first_index() <= at) return;  // Raft declined: keep the log
   last_snapshot_bytes_ = data.size();
@@ -564,6 +567,7 @@ bool Replica::compact_at_applied(bool serialize) {
 }
 
 void Replica::fail_all(const Status& why) {
+  child_snapshot_.reset();  // nothing will be staged any more: stop the child
   Status unknown = Status::unknown_outcome(why.message());
   // Collected but never proposed: certainly not applied.
   std::vector<ReplyCallback> unproposed = std::move(batch_done_);

@@ -52,13 +52,13 @@ def start(binary, data_dir, port, extra, log):
     raise RuntimeError("shoal-server did not answer PING within 30 s")
 
 
-def writer(port, tag, acked_sets, acked_incr, sent_incr, lock, stop, rng_seed):
+def writer(port, tag, acked_sets, acked_incr, sent_incr, lock, stop, rng_seed, set_ratio):
     rng = random.Random(rng_seed)
     r = redis.Redis(port=port, socket_timeout=5)
     i = 0
     while not stop.is_set():
         try:
-            if rng.random() < 0.7:
+            if rng.random() < set_ratio:
                 key, value = f"{tag}:{i}", f"v{i}-{tag}"
                 r.set(key, value)
                 with lock:
@@ -97,6 +97,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--server-args", default="")
+    ap.add_argument("--set-ratio", type=float, default=0.7,
+                    help="share of writes that SET a new key (the rest INCR one of a few counters); "
+                         "a low one keeps the key count small and the memory engine's compactions "
+                         "(every max(--compact-after-writes, keys) writes) frequent")
     ap.add_argument("--min-ms", type=int, default=100)
     ap.add_argument("--max-ms", type=int, default=600)
     a = ap.parse_args()
@@ -125,7 +129,7 @@ def main():
             stop = threading.Event()
             threads = [threading.Thread(target=writer, args=(
                 port, f"r{rnd}c{c}", acked_sets, acked_incr, sent_incr, lock, stop,
-                rng.randrange(1 << 30))) for c in range(CLIENTS)]
+                rng.randrange(1 << 30), a.set_ratio)) for c in range(CLIENTS)]
             for t in threads:
                 t.start()
             time.sleep(rng.uniform(a.min_ms, a.max_ms) / 1000)
