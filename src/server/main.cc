@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
@@ -10,6 +11,23 @@
 #include "env/clock.h"
 #include "server/config.h"
 #include "server/server.h"
+
+namespace {
+// A compaction snapshot's child (--snapshot-in-child) shares the server's
+// pages copy-on-write; with transparent huge pages always on, every write
+// while a child runs copies 2 MiB instead of 4 KiB (Redis warns likewise).
+void warn_about_transparent_huge_pages(const shoal::server::Config& cfg) {
+  if (!cfg.snapshot_in_child || cfg.engine != "memory") return;
+  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string setting;
+  std::getline(thp, setting);
+  if (setting.find("[always]") == std::string::npos) return;
+  spdlog::warn(
+      "transparent huge pages are set to 'always': while a compaction snapshot's child runs, "
+      "each page the server writes is copied as 2 MiB, which costs latency and memory; set "
+      "/sys/kernel/mm/transparent_hugepage/enabled to 'madvise' or 'never'");
+}
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace shoal;
@@ -50,6 +68,7 @@ int main(int argc, char** argv) {
   }
   spdlog::info("shoal-server listening on {}:{} ({} event loops)", cfg.bind, srv.port(),
                cfg.threads);
+  warn_about_transparent_huge_pages(cfg);
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
