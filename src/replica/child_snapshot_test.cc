@@ -191,5 +191,64 @@ TEST(ChildSnapshotCompaction, ANodeRestartsFromWhatItsChildWrote) {
   }
 }
 
+// A child killed while it streams (its state is bigger than the pipe, so it
+// waits for the parent's next poll): nothing is staged from it, the replica
+// serializes in-process at once and from then on, and a restart has every
+// write.
+TEST(ChildSnapshotCompaction, AKilledChildFallsBackToInProcessSnapshots) {
+  LocalClusterOptions o;
+  o.nodes = 1;
+  o.store = StoreKind::kRocks;
+  o.replica.compact_after_writes = 16;
+  o.replica.snapshot_in_child = true;
+  o.replica.snapshot_in_child_min_keys = 0;
+  auto created = LocalCluster::create(std::move(o));
+  ASSERT_TRUE(created.is_ok()) << created.status().to_string();
+  LocalCluster& c = *created.value();
+  ASSERT_TRUE(c.wait_leader().has_value());
+  Replica* r = c.replica(NodeId(1));
+  const std::string value(1000, 'v');
+  bool killed = false;
+  LogIndex killed_at;
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE(c.write({"SET", "k" + std::to_string(i), value}).status.is_ok());
+    ASSERT_EQ(c.write({"INCR", "counter"}).reply, ":" + std::to_string(i + 1));
+    // A child of a state over 1.5 MB can't have finished: it waits on the
+    // full pipe (1 MiB at most) for the next poll.
+    if (r->child_snapshot_running() && r->state_machine().store().size() > 1500) {
+      ASSERT_EQ(::kill(r->child_snapshot_pid(), SIGKILL), 0);
+      killed = true;
+      killed_at = r->applied();
+      break;
+    }
+  }
+  ASSERT_TRUE(killed);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (r->child_snapshot_running() && std::chrono::steady_clock::now() < deadline) {
+    c.pump_round();
+  }
+  EXPECT_EQ(r->child_snapshots_failed(), 1u);
+  // Compacted in-process at once, at the index the host had reached (not a
+  // full compaction interval later).
+  EXPECT_GE(r->raft().log().first_index(), killed_at);
+  uint64_t done = r->child_snapshots_done();
+  // And in-process from then on: no child through several more compactions.
+  for (int i = 0; i < 8000; ++i) {
+    ASSERT_TRUE(c.write({"INCR", "counter"}).status.is_ok());
+    ASSERT_FALSE(r->child_snapshot_running());
+  }
+  EXPECT_EQ(r->child_snapshots_done(), done);
+  EXPECT_FALSE(r->child_snapshot_running());
+  c.rocks_store(NodeId(1))->drain_snapshot_writes();
+  ASSERT_TRUE(c.write({"SET", "last", "1"}).status.is_ok());
+  std::string counter = c.read(NodeId(1), {"GET", "counter"});
+  c.crash(NodeId(1));
+  ASSERT_TRUE(c.start(NodeId(1)).is_ok());
+  ASSERT_TRUE(c.wait_leader().has_value());
+  EXPECT_EQ(c.read(NodeId(1), {"GET", "counter"}), counter);
+  EXPECT_EQ(c.read(NodeId(1), {"GET", "last"}), "$1");
+  EXPECT_EQ(c.read(NodeId(1), {"GET", "k1499"}), "$" + value);
+}
+
 }  // namespace
 }  // namespace shoal::replica

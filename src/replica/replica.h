@@ -135,6 +135,7 @@ class Replica {
   void poll_child_snapshot();
   // Compaction snapshots whose child process finished or failed (tests).
   bool child_snapshot_running() const { return child_snapshot_ != nullptr; }
+  pid_t child_snapshot_pid() const { return child_snapshot_ ? child_snapshot_->pid() : -1; }
   uint64_t child_snapshots_done() const { return child_snapshots_done_; }
   uint64_t child_snapshots_failed() const { return child_snapshots_failed_; }
 
