@@ -190,7 +190,11 @@ std::string StateMachine::snapshot_data() const {
   return out;
 }
 
-Status StateMachine::restore(std::string_view data) { return load_snapshot(data, this); }
+Status StateMachine::restore(std::string_view data) {
+  Status s = load_snapshot(data, this);
+  if (s.is_ok()) last_snapshot_bytes_ = data.size();
+  return s;
+}
 
 Status StateMachine::load_snapshot(std::string_view data, StateMachine* into) {
   if (data.size() < 5) return Status::corruption("snapshot: too short");

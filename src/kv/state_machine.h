@@ -66,8 +66,9 @@ class StateMachine {
   // everything (a CRC32C covers the bytes) and replaces the state only if the
   // snapshot is intact.
   std::string snapshot_data() const;
-  // The size snapshot_data() reserves for (it learns it from its last call;
-  // a snapshot serialized elsewhere, e.g. in a child process, tells it here).
+  // The size snapshot_data() reserves for: learnt from its last call or the
+  // last restore; a snapshot serialized elsewhere (a child process) tells it.
+  size_t snapshot_size_hint() const { return last_snapshot_bytes_; }
   void set_snapshot_size_hint(size_t bytes) const { last_snapshot_bytes_ = bytes; }
   Status restore(std::string_view data);
   // Everything restore() checks, without changing the state: for snapshots

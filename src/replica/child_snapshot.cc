@@ -88,12 +88,16 @@ std::unique_ptr<ChildSnapshot> ChildSnapshot::start(const std::function<std::str
   return c;
 }
 
-ChildSnapshot::~ChildSnapshot() {
+ChildSnapshot::~ChildSnapshot() { stop(); }
+
+void ChildSnapshot::stop() {
   if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
     while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
     }
+    pid_ = -1;
   }
 }
 
@@ -156,14 +160,7 @@ ChildSnapshot::State ChildSnapshot::finish() {
 }
 
 ChildSnapshot::State ChildSnapshot::fail(std::string why) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-  }
+  stop();
   std::string().swap(bytes_);
   error_ = std::move(why);
   state_ = State::kFailed;

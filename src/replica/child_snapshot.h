@@ -55,6 +55,8 @@ class ChildSnapshot {
 
  private:
   ChildSnapshot(pid_t pid, int fd) : pid_(pid), fd_(fd) {}
+  // Closes the pipe; kills and reaps the child if it is still there.
+  void stop();
   State fail(std::string why);
   State finish();
   void extend_crc(size_t upto);

@@ -135,10 +135,9 @@ TEST(ChildSnapshot, DestroyingKillsAndReapsARunningChild) {
   EXPECT_EQ(errno, ECHILD);
 }
 
-// A single node whose compaction snapshots are taken by a child: the log is
-// compacted at the child's index, and a restart from the stored snapshot plus
-// the rest of the log has every write, each applied once.
-TEST(ChildSnapshotCompaction, ANodeRestartsFromWhatItsChildWrote) {
+// One node on RocksDB whose every compaction (after 16 writes, or as many as
+// there are keys) goes through a child.
+std::unique_ptr<LocalCluster> one_node_with_snapshot_children() {
   LocalClusterOptions o;
   o.nodes = 1;
   o.store = StoreKind::kRocks;
@@ -146,20 +145,33 @@ TEST(ChildSnapshotCompaction, ANodeRestartsFromWhatItsChildWrote) {
   o.replica.snapshot_in_child = true;
   o.replica.snapshot_in_child_min_keys = 0;
   auto created = LocalCluster::create(std::move(o));
-  ASSERT_TRUE(created.is_ok()) << created.status().to_string();
-  LocalCluster& c = *created.value();
-  ASSERT_TRUE(c.wait_leader().has_value());
+  EXPECT_TRUE(created.is_ok()) << created.status().to_string();
+  if (!created.is_ok()) return nullptr;
+  std::unique_ptr<LocalCluster> c = std::move(created).value();
+  EXPECT_TRUE(c->wait_leader().has_value());
+  return c;
+}
+
+// Pumps the node until its running child (if any) finished or failed (20 s).
+void finish_child(LocalCluster& c, Replica& r) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (r.child_snapshot_running() && std::chrono::steady_clock::now() < deadline) {
+    c.pump_round();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_FALSE(r.child_snapshot_running());
+}
+
+// A single node whose compaction snapshots are taken by a child: the log is
+// compacted at the child's index, and a restart from the stored snapshot plus
+// the rest of the log has every write, each applied once.
+TEST(ChildSnapshotCompaction, ANodeRestartsFromWhatItsChildWrote) {
+  auto cluster = one_node_with_snapshot_children();
+  ASSERT_NE(cluster, nullptr);
+  LocalCluster& c = *cluster;
   // Big enough to take the file path (RocksLogStore::kSnapshotFileBytes).
   const std::string value(1000, 'v');
   Replica* r = c.replica(NodeId(1));
-  auto finish_child = [&] {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (r->child_snapshot_running() && std::chrono::steady_clock::now() < deadline) {
-      c.pump_round();
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    ASSERT_FALSE(r->child_snapshot_running());
-  };
   for (int i = 0; i < 400; ++i) {
     auto o = c.write({"SET", "k" + std::to_string(i), value + std::to_string(i)});
     ASSERT_TRUE(o.status.is_ok()) << o.status.to_string();
@@ -168,9 +180,9 @@ TEST(ChildSnapshotCompaction, ANodeRestartsFromWhatItsChildWrote) {
     ASSERT_EQ(c.write({"INCR", "counter"}).reply, ":" + std::to_string(i + 1));
     // Now and then let a running child finish, so that several compactions
     // go through children while writes continue (others finish on their own).
-    if (i % 50 == 49) finish_child();
+    if (i % 50 == 49) finish_child(c, *r);
   }
-  finish_child();
+  finish_child(c, *r);
   EXPECT_GE(r->child_snapshots_done(), 3u);
   EXPECT_EQ(r->child_snapshots_failed(), 0u);
   // Compacted at a child's index, well past the start.
@@ -196,16 +208,9 @@ TEST(ChildSnapshotCompaction, ANodeRestartsFromWhatItsChildWrote) {
 // serializes in-process at once and from then on, and a restart has every
 // write.
 TEST(ChildSnapshotCompaction, AKilledChildFallsBackToInProcessSnapshots) {
-  LocalClusterOptions o;
-  o.nodes = 1;
-  o.store = StoreKind::kRocks;
-  o.replica.compact_after_writes = 16;
-  o.replica.snapshot_in_child = true;
-  o.replica.snapshot_in_child_min_keys = 0;
-  auto created = LocalCluster::create(std::move(o));
-  ASSERT_TRUE(created.is_ok()) << created.status().to_string();
-  LocalCluster& c = *created.value();
-  ASSERT_TRUE(c.wait_leader().has_value());
+  auto cluster = one_node_with_snapshot_children();
+  ASSERT_NE(cluster, nullptr);
+  LocalCluster& c = *cluster;
   Replica* r = c.replica(NodeId(1));
   const std::string value(1000, 'v');
   bool killed = false;
@@ -223,10 +228,7 @@ TEST(ChildSnapshotCompaction, AKilledChildFallsBackToInProcessSnapshots) {
     }
   }
   ASSERT_TRUE(killed);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (r->child_snapshot_running() && std::chrono::steady_clock::now() < deadline) {
-    c.pump_round();
-  }
+  finish_child(c, *r);
   EXPECT_EQ(r->child_snapshots_failed(), 1u);
   // Compacted in-process at once, at the index the host had reached (not a
   // full compaction interval later).

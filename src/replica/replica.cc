@@ -89,7 +89,6 @@ Result<std::unique_ptr<Replica>> Replica::open(ShardId shard, const ReplicaOptio
   r->applied_ = init.applied;
   r->staged_hs_ = init.hard_state;
   r->snapshot_ = std::move(snap);
-  r->last_snapshot_bytes_ = r->snapshot_.data.size();
   // A durable engine restarts past the entries it applied since the
   // compaction point instead of replaying them: count them for
   // maybe_compact, each as (at least) one write, or a replica restarting
@@ -499,9 +498,9 @@ bool Replica::start_child_snapshot() {
   if (!term) return false;
   // The fork happens here, between two applied entries: the child's copy of
   // the state machine is exactly the state at applied_.
-  sm_->set_snapshot_size_hint(last_snapshot_bytes_);
   int64_t t0 = clock_.monotonic_ns();
-  auto child = ChildSnapshot::start([this] { return sm_->snapshot_data(); }, last_snapshot_bytes_);
+  auto child =
+      ChildSnapshot::start([this] { return sm_->snapshot_data(); }, sm_->snapshot_size_hint());
   spdlog::debug("shard {}: snapshot child for index {} forked in {} us", shard_.value(),
                 applied_.value(), (clock_.monotonic_ns() - t0) / 1000);
   if (!child) {
@@ -542,7 +541,7 @@ void Replica::poll_child_snapshot() {
   if (at <= snapshot_.meta.index || at < raft_->log().first_index()) return;
   raft_->compact(at);
   if (raft_->log().first_index() <= at) return;  // Raft declined: keep the log
-  last_snapshot_bytes_ = data.size();
+  sm_->set_snapshot_size_hint(data.size());
   snapshot_.meta = child_meta_;
   snapshot_.data = std::move(data);
   pending_compaction_ = true;
@@ -561,7 +560,6 @@ bool Replica::compact_at_applied(bool serialize) {
   snapshot_.meta.term = *term;
   snapshot_.meta.conf = raft_->conf();
   snapshot_.data = serialize ? sm_->snapshot_data() : std::string();
-  if (serialize) last_snapshot_bytes_ = snapshot_.data.size();
   pending_compaction_ = true;
   return true;
 }

@@ -203,7 +203,6 @@ class Replica {
   std::unique_ptr<ChildSnapshot> child_snapshot_;
   raft::SnapshotMeta child_meta_;
   bool child_snapshots_broken_ = false;  // a child failed: serialize in-process
-  size_t last_snapshot_bytes_ = 0;       // the last compaction snapshot's size (a hint)
   uint64_t child_snapshots_done_ = 0, child_snapshots_failed_ = 0;
   std::vector<kv::RecordedReply> apply_replies_;  // reused by apply_entry
   std::map<uint64_t, PendingRead> reads_;         // by read context
