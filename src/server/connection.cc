@@ -342,6 +342,9 @@ void Connection::submit_pending() {
 }
 
 void Connection::deliver(std::vector<KeyspaceCompletion> done) {
+  // deliver() runs on the raft loop: a connection living there (loop
+  // affinity) answers at once instead of after the loop's next turn.
+  if (on_raft_loop_) return on_completions(std::move(done));
   asio::post(socket_.get_executor(), [self = shared_from_this(), d = std::move(done)]() mutable {
     self->on_completions(std::move(d));
   });

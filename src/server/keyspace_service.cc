@@ -307,28 +307,38 @@ void KeyspaceService::step_shutdown(std::function<void()> then, int rounds_left,
 
 void KeyspaceService::submit(uint64_t client, std::shared_ptr<CompletionSink> sink,
                              std::vector<KeyspaceRequest> requests) {
+  // A connection living on the raft loop (loop affinity) hands its commands
+  // over with a call, not a post to its own loop.
+  if (loop_.get_executor().running_in_this_thread()) {
+    return run_requests(client, std::move(sink), std::move(requests));
+  }
   asio::post(loop_, [this, client, sink = std::move(sink), reqs = std::move(requests)]() mutable {
-    if (stopped_) return;  // shutting down: the client gets no reply
-    for (auto& r : reqs) {
-      auto done = [this, sink, tag = r.tag](Status s, kv::RecordedReply reply) {
-        // Gathered per connection and handed over once per iteration.
-        auto& entry = outbox_[sink.get()];
-        entry.first = sink;
-        entry.second.push_back({tag, std::move(s), std::move(reply)});
-        schedule_iteration();
-      };
-      if (!node_) {
-        // A cluster node not bootstrapped yet owns no slot.
-        kv::RecordedReply reply;
-        reply.error("CLUSTERDOWN Hash slot not served");
-        done(Status::ok(), std::move(reply));
-        continue;
-      }
-      node_->execute(client, node::ClientContext{r.readonly}, *r.spec, std::move(r.args),
-                     std::move(done));
-    }
-    schedule_iteration();
+    run_requests(client, std::move(sink), std::move(reqs));
   });
+}
+
+void KeyspaceService::run_requests(uint64_t client, std::shared_ptr<CompletionSink> sink,
+                                   std::vector<KeyspaceRequest> reqs) {
+  if (stopped_) return;  // shutting down: the client gets no reply
+  for (auto& r : reqs) {
+    auto done = [this, sink, tag = r.tag](Status s, kv::RecordedReply reply) {
+      // Gathered per connection and handed over once per iteration.
+      auto& entry = outbox_[sink.get()];
+      entry.first = sink;
+      entry.second.push_back({tag, std::move(s), std::move(reply)});
+      schedule_iteration();
+    };
+    if (!node_) {
+      // A cluster node not bootstrapped yet owns no slot.
+      kv::RecordedReply reply;
+      reply.error("CLUSTERDOWN Hash slot not served");
+      done(Status::ok(), std::move(reply));
+      continue;
+    }
+    node_->execute(client, node::ClientContext{r.readonly}, *r.spec, std::move(r.args),
+                   std::move(done));
+  }
+  schedule_iteration();
 }
 
 void KeyspaceService::cancel(uint64_t client) {

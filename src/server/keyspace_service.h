@@ -125,6 +125,9 @@ class KeyspaceService {
   bool leaders_changed();
   void shutdown_gracefully(std::function<void()> then, int rounds_left);
   void step_shutdown(std::function<void()> then, int rounds_left, uint64_t generation);
+  // submit()'s work, on the raft loop.
+  void run_requests(uint64_t client, std::shared_ptr<CompletionSink> sink,
+                    std::vector<KeyspaceRequest> requests);
   void schedule_iteration();
   void iterate();
   void schedule_tick();

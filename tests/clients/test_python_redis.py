@@ -549,6 +549,43 @@ class ShoalInfoCases(unittest.TestCase):
             t.join(60)
         self.assertEqual(errors, [])
 
+    def test_reads_on_the_raft_loop_see_the_writes_before_them(self):
+        # On the raft loop a connection's commands are handed over with a
+        # call and its replies come back within the loop's iteration, which
+        # may run the rest of its input at once. A read must still wait for
+        # the same client's earlier writes: after 8 single writes (the move),
+        # one burst of 300 SET/GET/INCR/GET commands, more than a connection
+        # may have in flight (128), so part of it runs from a delivery.
+        import socket
+        r = make_client(self.server.port, 2)
+        r.delete("ord:k", "ord:c")
+        start = self.moves(r)
+        s = socket.create_connection(("127.0.0.1", self.server.port))
+        s.settimeout(10)
+        f = s.makefile("rb")
+        for i in range(1, 9):
+            s.sendall(b"*2\r\n$4\r\nINCR\r\n$5\r\nord:c\r\n")
+            self.assertEqual(f.readline(), b":%d\r\n" % i)
+        burst = b""
+        for i in range(75):
+            v = b"v%03d" % i
+            burst += b"*3\r\n$3\r\nSET\r\n$5\r\nord:k\r\n$4\r\n%s\r\n" % v
+            burst += b"*2\r\n$3\r\nGET\r\n$5\r\nord:k\r\n"
+            burst += b"*2\r\n$4\r\nINCR\r\n$5\r\nord:c\r\n"
+            burst += b"*2\r\n$3\r\nGET\r\n$5\r\nord:c\r\n"
+        s.sendall(burst)
+        for i in range(75):
+            self.assertEqual(f.readline(), b"+OK\r\n")
+            self.assertEqual(f.readline(), b"$4\r\n")
+            self.assertEqual(f.readline(), b"v%03d\r\n" % i, f"GET after SET {i}")
+            self.assertEqual(f.readline(), b":%d\r\n" % (9 + i))
+            n = b"%d" % (9 + i)
+            self.assertEqual(f.readline(), b"$%d\r\n" % len(n))
+            self.assertEqual(f.readline(), n + b"\r\n", f"GET after INCR {i}")
+        s.close()
+        self.assertGreaterEqual(self.moves(r), start + 1, "the connection did not move")
+        r.close()
+
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:
