@@ -475,6 +475,15 @@ size_t ClusterNode::dbsize() {
   return n;
 }
 
+std::pair<uint64_t, uint64_t> ClusterNode::compactions() {
+  std::pair<uint64_t, uint64_t> n{0, 0};
+  for (replica::Replica* r : local_) {
+    n.first += r->memory_only_compactions();
+    n.second += r->stored_compactions();
+  }
+  return n;
+}
+
 size_t ClusterNode::expires_count() {
   size_t n = 0;
   for (replica::Replica* r : local_) {

@@ -135,6 +135,8 @@ class ClusterNode {
   // Keys and keys with an expiry in the shards this node leads.
   size_t dbsize();
   size_t expires_count();
+  // Compactions on this node's replicas: {memory-only, stored} (replica.h).
+  std::pair<uint64_t, uint64_t> compactions();
   replica::Replica* replica(ShardId shard) { return host_.replica(shard); }
   uint64_t forwards_started() const { return forwards_started_; }
   const SnapshotShipping& snapshots() const { return *snapshots_; }

@@ -95,6 +95,7 @@ Result<std::unique_ptr<Replica>> Replica::open(ShardId shard, const ReplicaOptio
   // more often than every compact_after_writes writes never compacts.
   r->writes_since_snapshot_ = init.applied.value() - r->snapshot_.meta.index.value();
   r->keys_at_snapshot_ = r->sm_->store().size();
+  r->stored_snapshot_bytes_ = r->snapshot_.data.size();
   r->durable_ = durable;
   // A restored durable state is staged; its applied index goes with it.
   r->applied_dirty_ = durable && restored;
@@ -242,6 +243,7 @@ bool Replica::stage(const raft::Ready& rd, LogBatch& batch) {
     std::string().swap(snapshot_.data);
     batch.put_snapshot(shard_, std::move(staged));
     pending_compaction_ = false;
+    ++stored_compactions_;
     needs_sync = true;
   }
   if (rd.snapshot) {
@@ -313,6 +315,8 @@ void Replica::apply(raft::Ready& rd) {
     recent_reply_count_ = 0;
     writes_since_snapshot_ = 0;
     keys_at_snapshot_ = sm_->store().size();
+    log_bytes_since_stored_ = 0;
+    stored_snapshot_bytes_ = snapshot_.data.size();
     // Writes known committed but not applied yet are in the snapshot's
     // state; their replies are not. Answer them (H18) - their entries will
     // never be applied here.
@@ -412,6 +416,7 @@ void Replica::apply_entry(const raft::Entry& e) {
   }
   applied_ = e.index;
   writes_since_snapshot_ += apply_replies_.size();
+  log_bytes_since_stored_ += e.data.size();
   auto it = committed_.find(e.index);
   if (it != committed_.end()) {
     std::vector<ReplyCallback> done = std::move(it->second);
@@ -486,6 +491,17 @@ void Replica::maybe_compact() {
   uint64_t threshold = options_.compact_after_writes;
   if (!durable_) threshold = std::max<uint64_t>(threshold, keys_at_snapshot_);
   if (child_snapshot_ || writes_since_snapshot_ < threshold) return;
+  if (!durable_ &&
+      log_bytes_since_stored_ < std::max(options_.snapshot_min_log_bytes, stored_snapshot_bytes_)) {
+    // The stored log is still small next to what a snapshot would cost:
+    // free Raft's memory only (docs/durable-shards.md, "Memory-only
+    // compactions"). Serializing here stopped the loop for ~16 ms per 100k
+    // keys, about once per 100k writes.
+    if (options_.snapshot_min_log_bytes > 0) {
+      compact_memory_only();
+      return;
+    }
+  }
   if (!durable_ && options_.snapshot_in_child && !child_snapshots_broken_ &&
       sm_->store().size() >= options_.snapshot_in_child_min_keys && start_child_snapshot()) {
     return;
@@ -511,6 +527,23 @@ bool Replica::start_child_snapshot() {
   child_meta_ = raft::SnapshotMeta{applied_, *term, raft_->conf()};
   writes_since_snapshot_ = 0;
   keys_at_snapshot_ = sm_->store().size();
+  log_bytes_since_stored_ = 0;
+  return true;
+}
+
+bool Replica::compact_memory_only() {
+  auto term = raft_->log().term(applied_);
+  if (!term) return false;
+  raft_->compact(applied_);
+  if (raft_->log().first_index() <= applied_) return false;  // Raft declined
+  // snapshot_ describes the state at the compaction point for Raft and for
+  // followers (materialize_snapshot_for serializes it when one needs it);
+  // the store keeps its older snapshot and every entry after it.
+  snapshot_.meta = raft::SnapshotMeta{applied_, *term, raft_->conf()};
+  std::string().swap(snapshot_.data);
+  writes_since_snapshot_ = 0;
+  keys_at_snapshot_ = sm_->store().size();
+  ++memory_only_compactions_;
   return true;
 }
 
@@ -542,6 +575,7 @@ void Replica::poll_child_snapshot() {
   raft_->compact(at);
   if (raft_->log().first_index() <= at) return;  // Raft declined: keep the log
   sm_->set_snapshot_size_hint(data.size());
+  stored_snapshot_bytes_ = data.size();
   snapshot_.meta = child_meta_;
   snapshot_.data = std::move(data);
   pending_compaction_ = true;
@@ -560,6 +594,8 @@ bool Replica::compact_at_applied(bool serialize) {
   snapshot_.meta.term = *term;
   snapshot_.meta.conf = raft_->conf();
   snapshot_.data = serialize ? sm_->snapshot_data() : std::string();
+  log_bytes_since_stored_ = 0;
+  stored_snapshot_bytes_ = snapshot_.data.size();
   pending_compaction_ = true;
   return true;
 }

@@ -54,6 +54,16 @@ struct ReplicaOptions {
   // "Session 9"). Off in in-process tests unless they ask for it.
   bool snapshot_in_child = false;
   uint64_t snapshot_in_child_min_keys = 200000;
+  // An in-memory state is serialized and stored (a durable snapshot, after
+  // which the stored log is dropped) only once the stored log since the last
+  // one holds at least max(snapshot_min_log_bytes, that snapshot's size)
+  // bytes of entries, as Redis rewrites its AOF (auto-aof-rewrite-min-size,
+  // -percentage 100). Compactions before that drop entries from memory only:
+  // the stored snapshot plus the stored log still hold the state, and a
+  // follower that needs a snapshot gets one serialized then. 0 stores a
+  // snapshot at every compaction. docs/durable-shards.md, "Memory-only
+  // compactions".
+  uint64_t snapshot_min_log_bytes = 0;
   kv::StateMachineOptions state_machine;
 };
 
@@ -138,6 +148,10 @@ class Replica {
   pid_t child_snapshot_pid() const { return child_snapshot_ ? child_snapshot_->pid() : -1; }
   uint64_t child_snapshots_done() const { return child_snapshots_done_; }
   uint64_t child_snapshots_failed() const { return child_snapshots_failed_; }
+  // Compactions that stored nothing (snapshot_min_log_bytes).
+  uint64_t memory_only_compactions() const { return memory_only_compactions_; }
+  // Compaction snapshots handed to the store (with the log deletion).
+  uint64_t stored_compactions() const { return stored_compactions_; }
 
  private:
   Replica(ShardId shard, const ReplicaOptions& options, env::Clock& clock,
@@ -165,6 +179,8 @@ class Replica {
   bool compact_at_applied(bool serialize);
   // Forks a child to serialize the state at applied_; false if it can't.
   bool start_child_snapshot();
+  // Drops the log up to applied_ from Raft's memory, storing nothing.
+  bool compact_memory_only();
 
   struct PendingRead {
     const kv::CommandSpec* spec;
@@ -198,12 +214,18 @@ class Replica {
   size_t recent_reply_count_ = 0;
   uint64_t writes_since_snapshot_ = 0;  // applied, for maybe_compact
   uint64_t keys_at_snapshot_ = 0;       // the state's size then, ditto
+  // In-memory state (snapshot_min_log_bytes): entry bytes applied since the
+  // state was last serialized for the store, and that snapshot's size.
+  uint64_t log_bytes_since_stored_ = 0;
+  uint64_t stored_snapshot_bytes_ = 0;
   // A compaction snapshot being serialized by a child process, and its meta
   // (taken at the fork: the child's state is the state at that index).
   std::unique_ptr<ChildSnapshot> child_snapshot_;
   raft::SnapshotMeta child_meta_;
   bool child_snapshots_broken_ = false;  // a child failed: serialize in-process
   uint64_t child_snapshots_done_ = 0, child_snapshots_failed_ = 0;
+  uint64_t memory_only_compactions_ = 0;
+  uint64_t stored_compactions_ = 0;
   std::vector<kv::RecordedReply> apply_replies_;  // reused by apply_entry
   std::map<uint64_t, PendingRead> reads_;         // by read context
   uint64_t next_read_context_ = 1;

@@ -67,6 +67,13 @@ Result<Config> parse_config(int argc, char** argv, bool* exit_now) {
                  "(a smaller one serializes on the raft loop in ~0.25 us per key, cheaper than "
                  "the child's copy-on-write faults)")
       ->capture_default_str();
+  app.add_option("--snapshot-min-log-bytes", c.snapshot_min_log_bytes,
+                 "Memory engine: serialize and store a snapshot (and drop the stored Raft log) "
+                 "only once the log since the last one holds this many bytes, or as many as "
+                 "that snapshot if it is bigger (Redis's AOF rewrite rule); compactions before "
+                 "that free memory only. A restart replays at most about this much log. "
+                 "0: store a snapshot at every compaction")
+      ->capture_default_str();
   app.add_option("--engine", c.engine,
                  "Where shard data lives: memory (rebuilt from the on-disk Raft log and "
                  "snapshots at restart) or rocksdb (kept in RocksDB with the applied index)")

@@ -34,6 +34,9 @@ struct Config {
   uint64_t compact_after_writes = 10000;  // snapshot + log compaction threshold
   bool snapshot_in_child = true;          // memory engine: serialize compaction snapshots in a fork
   uint64_t snapshot_in_child_min_keys = 200000;  // ... from this many keys on
+  // Memory engine: store a snapshot only once the stored log since the last
+  // one holds this many bytes (or the snapshot's size, if larger).
+  uint64_t snapshot_min_log_bytes = uint64_t{64} << 20;
   // Where shard data lives: "memory" (the Raft log and snapshots are on disk;
   // a restart rebuilds the data from them) or "rocksdb" (the data is in the
   // node's RocksDB with the applied index; a restart continues from it).

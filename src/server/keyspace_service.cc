@@ -119,6 +119,7 @@ Status KeyspaceService::open_node(cluster::ClusterMap map) {
   opts.replica.compact_after_writes = config_.compact_after_writes;
   opts.replica.snapshot_in_child = config_.snapshot_in_child;
   opts.replica.snapshot_in_child_min_keys = config_.snapshot_in_child_min_keys;
+  opts.replica.snapshot_min_log_bytes = config_.snapshot_min_log_bytes;
   opts.defer_sync = syncer_ != nullptr;
   if (config_.engine == "rocksdb") {
     opts.state_engines = [store = store_.get()](ShardId shard) {
@@ -460,6 +461,9 @@ void KeyspaceService::publish_counters() {
   local_reads_.store(single_voter_leader, std::memory_order_release);
   dbsize_.store(node_->dbsize(), std::memory_order_relaxed);
   expires_.store(node_->expires_count(), std::memory_order_relaxed);
+  auto [memory_only, stored] = node_->compactions();
+  compactions_memory_only_.store(memory_only, std::memory_order_relaxed);
+  compactions_stored_.store(stored, std::memory_order_relaxed);
 }
 
 }  // namespace shoal::server

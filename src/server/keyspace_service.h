@@ -115,6 +115,13 @@ class KeyspaceService {
   uint64_t expires() const { return expires_.load(std::memory_order_relaxed); }
   uint64_t expired_total() const { return expired_total_.load(std::memory_order_relaxed); }
   uint64_t log_batches() const { return batches_.load(std::memory_order_relaxed); }
+  // Log compactions that only freed memory, and those that stored a snapshot.
+  uint64_t compactions_memory_only() const {
+    return compactions_memory_only_.load(std::memory_order_relaxed);
+  }
+  uint64_t compactions_stored() const {
+    return compactions_stored_.load(std::memory_order_relaxed);
+  }
   bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
 
  private:
@@ -162,6 +169,7 @@ class KeyspaceService {
            std::pair<std::shared_ptr<CompletionSink>, std::vector<KeyspaceCompletion>>>
       outbox_;
   std::atomic<uint64_t> dbsize_{0}, expires_{0}, expired_total_{0}, batches_{0};
+  std::atomic<uint64_t> compactions_memory_only_{0}, compactions_stored_{0};
   static constexpr int64_t kPublishIntervalNs = 10'000'000;
   int64_t last_publish_ns_ = 0;  // raft loop only
   std::atomic<bool> healthy_{true};

@@ -81,6 +81,8 @@ std::string section_stats(ServerContext& s) {
     << "expired_keys:" << s.keyspace().expired_total() << "\r\n"
     << "raft_log_batches:" << s.keyspace().log_batches() << "\r\n"
     << "shoal_connection_loop_moves:" << st.loop_moves.load() << "\r\n"
+    << "shoal_compactions_memory_only:" << s.keyspace().compactions_memory_only() << "\r\n"
+    << "shoal_compactions_stored:" << s.keyspace().compactions_stored() << "\r\n"
     << "total_error_replies:" << st.error_replies.load() << "\r\n";
   return o.str();
 }

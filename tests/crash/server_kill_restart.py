@@ -9,6 +9,9 @@ few shared counters) and SIGKILL the server by PID at a random moment.
 
 Usage: server_kill_restart.py --binary build/bin/shoal-server
            [--rounds N] [--seed S] [--server-args "--engine rocksdb"]
+           [--require-info shoal_compactions_stored ...]
+--require-info: an INFO stats counter read just before each kill; its sum over
+the rounds must be positive (the run did what it was meant to exercise).
 Ends with `N passed, M failed`; exit status 0 only if nothing failed.
 """
 
@@ -101,6 +104,9 @@ def main():
                     help="share of writes that SET a new key (the rest INCR one of a few counters); "
                          "a low one keeps the key count small and the memory engine's compactions "
                          "(every max(--compact-after-writes, keys) writes) frequent")
+    ap.add_argument("--require-info", action="append", default=[],
+                    help="an INFO stats counter whose sum over the rounds (read before each "
+                         "kill) must be positive")
     ap.add_argument("--min-ms", type=int, default=100)
     ap.add_argument("--max-ms", type=int, default=600)
     a = ap.parse_args()
@@ -114,6 +120,7 @@ def main():
     lock = threading.Lock()
     passed = failed = 0
     proc = None
+    info_sums = {name: 0 for name in a.require_info}
     try:
         for rnd in range(a.rounds + 1):
             port = free_port()
@@ -133,6 +140,10 @@ def main():
             for t in threads:
                 t.start()
             time.sleep(rng.uniform(a.min_ms, a.max_ms) / 1000)
+            if info_sums:
+                stats = redis.Redis(port=port, socket_timeout=5).info("stats")
+                for name in info_sums:
+                    info_sums[name] += int(stats.get(name, 0))
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             proc = None
@@ -149,6 +160,11 @@ def main():
             proc.wait()
         log.close()
     print(f"acknowledged SETs {len(acked_sets)}, counters {acked_incr}")
+    for name, total in info_sums.items():
+        print(f"INFO {name}, summed over the rounds before each kill: {total}")
+        if total <= 0 and failed == 0:
+            print(f"INFO {name} never counted anything: the run missed what it tests")
+            failed += 1
     if failed == 0:
         shutil.rmtree(work, ignore_errors=True)
     else:
