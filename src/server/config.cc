@@ -20,6 +20,12 @@ Result<Config> parse_config(int argc, char** argv, bool* exit_now) {
   app.add_option("--data-dir", c.data_dir, "Directory for data files")->capture_default_str();
   app.add_option("--requirepass", c.requirepass,
                  "Password clients must send with AUTH/HELLO (empty: none)");
+  app.add_option("--gather-readers", c.gather_readers,
+                 "Move connections that send one read at a time to the first client loop, so "
+                 "that one loop serves them with fewer wake-ups: yes, no, or auto (yes when the "
+                 "event loops, --threads plus the raft loop, are at least as many as the cores)")
+      ->check(CLI::IsMember({"auto", "yes", "no"}))
+      ->capture_default_str();
   app.add_option("--threads", c.threads, "Event-loop threads")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

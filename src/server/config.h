@@ -14,7 +14,11 @@ struct Config {
   int port = 7379;
   std::string data_dir = "./shoal-data";
   std::string requirepass;  // empty: no password (AUTH/ACL users come later)
-  int threads = 2;          // event-loop threads; one connection lives on one
+  // Unpipelined readers gather on one client loop (connection.h): "yes",
+  // "no", or "auto" (yes when the event loops, clients' and the raft loop,
+  // are at least as many as the machine's cores).
+  std::string gather_readers = "auto";
+  int threads = 2;  // event-loop threads; one connection lives on one
   int maxclients = 10000;
   int64_t proto_max_bulk_len = 512LL * 1024 * 1024;
   int64_t client_query_buffer_limit = 1024LL * 1024 * 1024;

@@ -66,12 +66,21 @@ void Connection::resume() { read_more(); }
 // Counts what one read carried and decides where the connection should live.
 void Connection::note_read(uint64_t commands, size_t submitted) {
   if (!affinity_) return;
+  asio::io_context* here = &context_of(socket_.get_executor());
   if (commands >= kPipelined) {
     single_write_reads_ = 0;
-    wanted_ = on_raft_loop_ ? home_ : nullptr;
+    single_local_reads_ = 0;
+    wanted_ = here != home_ ? home_ : nullptr;
     return;
   }
-  if (commands != 1 || submitted != 1) return;  // e.g. a GET served right here
+  if (commands != 1) return;
+  if (submitted == 0) {  // e.g. a GET served right here
+    asio::io_context* readers = server_.reader_loop();
+    if (readers && here != readers && ++single_local_reads_ >= kMoveAfter) wanted_ = readers;
+    return;
+  }
+  single_local_reads_ = 0;
+  if (submitted != 1) return;
   if (!on_raft_loop_ && ++single_write_reads_ >= kMoveAfter) {
     wanted_ = &server_.keyspace().loop();
   }
@@ -96,6 +105,7 @@ void Connection::maybe_migrate() {
   asio::io_context& to = *wanted_;
   wanted_ = nullptr;
   single_write_reads_ = 0;
+  single_local_reads_ = 0;
   migrate(to, &to == &server_.keyspace().loop());
 }
 

@@ -16,7 +16,12 @@
 // own), where submitting and completing are calls on the same thread, as in
 // Redis; when it pipelines again (a read of kPipelined commands or more) it
 // moves back to the client loop it was accepted on, so that pipelined
-// clients keep parsing and replying on other cores. A move happens only at
+// clients keep parsing and replying on other cores. Likewise a client that
+// sends one read at a time (kMoveAfter reads in a row, each one command
+// served on its loop) moves to the server's reader loop, the first client
+// loop, when the server has one (--gather-readers): on a machine whose cores
+// the loops already fill, one loop serving them all wakes less often
+// than two serving half each. A move happens only at
 // a quiet point - nothing in flight, nothing buffered either way - by
 // handing the socket's descriptor to a new Connection on the other loop.
 //
@@ -113,6 +118,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Compl
   bool on_raft_loop_ = false;           // lives on the keyspace's raft loop now
   asio::io_context* wanted_ = nullptr;  // move there at the next quiet point
   int single_write_reads_ = 0;          // reads in a row that carried one write
+  int single_local_reads_ = 0;          // ... one command served on this loop
   bool moved_ = false;                  // the socket went to a new Connection
   bool cancelling_read_ = false;        // maybe_migrate() cancelled the pending read
 };

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <thread>
+
 #include "server/connection.h"
 
 namespace shoal::server {
@@ -11,6 +13,15 @@ Server::Server(Config config, env::Clock& clock)
         return *loops_.back();
       }()) {
   for (int i = 1; i < threads_; ++i) loops_.push_back(std::make_unique<asio::io_context>(1));
+  // Measured on 2 cores only (docs/benchmarks.md, "Session 10"): with more
+  // cores than loops, each loop wakes on a core of its own, and gathering
+  // would cap single-command readers at one core.
+  const std::string& gather = config.gather_readers;
+  unsigned cores = std::thread::hardware_concurrency();
+  bool oversubscribed = cores != 0 && cores <= loops_.size() + 1;  // + the raft loop
+  if (loops_.size() > 1 && (gather == "yes" || (gather == "auto" && oversubscribed))) {
+    ctx_.set_reader_loop(loops_[0].get());
+  }
 }
 
 Server::~Server() { stop(); }

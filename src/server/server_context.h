@@ -61,6 +61,9 @@ class ServerContext {
   Stats& stats() { return stats_; }
   int64_t start_ms() const { return start_ms_; }
   uint64_t next_client_id() { return next_client_id_.fetch_add(1); }
+  // Where unpipelined readers gather (connection.h); null: they stay home.
+  asio::io_context* reader_loop() const { return reader_loop_; }
+  void set_reader_loop(asio::io_context* loop) { reader_loop_ = loop; }
 
   // Runtime-settable configuration.
   Config config() const;
@@ -81,6 +84,7 @@ class ServerContext {
   std::vector<std::shared_ptr<const ClientInfo>> clients() const;
 
  private:
+  asio::io_context* reader_loop_ = nullptr;  // set before any connection exists
   env::Clock& clock_;
   Stats stats_;
   int64_t start_ms_;

@@ -587,6 +587,86 @@ class ShoalInfoCases(unittest.TestCase):
         r.close()
 
 
+class ReaderGatheringCases(unittest.TestCase):
+    """--gather-readers (src/server/connection.h): connections that send one
+    read at a time move to the first client loop; writes and pipelines still
+    move them to the raft loop and back home, and every reply stays right."""
+
+    @classmethod
+    def setUpClass(cls):
+        if is_redis(SERVER_BIN):
+            raise unittest.SkipTest("Shoal's event loops")
+        cls.on = ServerProcess(SERVER_BIN, extra_shoal=["--gather-readers", "yes"]).start()
+        cls.off = ServerProcess(SERVER_BIN, extra_shoal=["--gather-readers", "no"]).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.on.stop()
+        cls.off.stop()
+
+    @staticmethod
+    def moves(port):
+        r = make_client(port, 2)
+        n = r.info("stats")["shoal_connection_loop_moves"]
+        r.close()
+        return n
+
+    def single_reads(self, port, clients=6, reads=20):
+        # Connections are accepted on the client loops in turn, so about
+        # half of them start away from the first one.
+        setup = make_client(port, 2)
+        for c in range(clients):
+            setup.set(f"gr:{c}", f"value-{c}")
+        setup.close()
+        conns = [make_client(port, 2) for _ in range(clients)]
+        for _ in range(reads):
+            for c, r in enumerate(conns):
+                self.assertEqual(r.get(f"gr:{c}"), f"value-{c}")
+        for r in conns:
+            r.close()
+
+    def test_single_readers_gather(self):
+        start = self.moves(self.on.port)
+        self.single_reads(self.on.port)
+        self.assertGreaterEqual(self.moves(self.on.port) - start, 3)
+
+    def test_without_gathering_readers_stay(self):
+        start = self.moves(self.off.port)
+        self.single_reads(self.off.port)
+        self.assertEqual(self.moves(self.off.port) - start, 0)
+
+    def test_a_gathered_reader_writes_pipelines_and_reads_again(self):
+        # Reads (gather), single INCRs (to the raft loop), a pipeline (home),
+        # reads again: each reply checked, with moves in every phase.
+        port = self.on.port
+        r = make_client(port, 2)
+        other = make_client(port, 2)
+        r.delete("gr:n")
+        start = self.moves(port)
+        n = 0
+        for rnd in range(3):
+            for _ in range(12):
+                self.assertEqual(r.get("gr:n"), str(n) if n else None)
+            for _ in range(12):
+                n += 1
+                self.assertEqual(r.incr("gr:n"), n)
+            p = r.pipeline(transaction=False)
+            for _ in range(10):
+                p.incr("gr:n")
+                p.get("gr:n")
+            got = p.execute()
+            self.assertEqual(got[0::2], list(range(n + 1, n + 11)), f"round {rnd}")
+            self.assertEqual(got[1::2], [str(v) for v in range(n + 1, n + 11)], f"round {rnd}")
+            n += 10
+            # Another client's write, read by the (possibly moving) reader.
+            other.set("gr:other", f"o{rnd}")
+            self.assertEqual(r.get("gr:other"), f"o{rnd}")
+        self.assertGreaterEqual(self.moves(port) - start, 6)
+        self.assertEqual(r.get("gr:n"), str(n))
+        r.close()
+        other.close()
+
+
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit("usage: test_python_redis.py <server-binary> [unittest args]")

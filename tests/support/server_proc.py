@@ -64,13 +64,16 @@ class ServerProcess:
     maxclients:  connection limit (None: the server's default)
     extra_redis: extra flags passed only to redis-server (e.g. to give it the
                  output-buffer limit Shoal has by default)
+    extra_shoal: extra flags passed only to shoal-server
     """
 
-    def __init__(self, binary, requirepass=None, maxclients=None, extra_redis=()):
+    def __init__(self, binary, requirepass=None, maxclients=None, extra_redis=(),
+                 extra_shoal=()):
         self.binary = os.path.abspath(binary)
         self.requirepass = requirepass
         self.maxclients = maxclients
         self.extra_redis = list(extra_redis)
+        self.extra_shoal = list(extra_shoal)
         self.port = None
         self.proc = None
         self.data_dir = None
@@ -96,7 +99,7 @@ class ServerProcess:
             argv += ["--requirepass", self.requirepass]
         if self.maxclients is not None:
             argv += ["--maxclients", str(self.maxclients)]
-        return argv
+        return argv + self.extra_shoal
 
     def start(self):
         self.data_dir = tempfile.mkdtemp(prefix="shoal-it-")
