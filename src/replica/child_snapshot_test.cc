@@ -144,12 +144,7 @@ std::unique_ptr<LocalCluster> one_node_with_snapshot_children() {
   o.replica.compact_after_writes = 16;
   o.replica.snapshot_in_child = true;
   o.replica.snapshot_in_child_min_keys = 0;
-  auto created = LocalCluster::create(std::move(o));
-  EXPECT_TRUE(created.is_ok()) << created.status().to_string();
-  if (!created.is_ok()) return nullptr;
-  std::unique_ptr<LocalCluster> c = std::move(created).value();
-  EXPECT_TRUE(c->wait_leader().has_value());
-  return c;
+  return cluster_with_leader(std::move(o));
 }
 
 // Pumps the node until its running child (if any) finished or failed (20 s).

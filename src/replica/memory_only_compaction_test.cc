@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "replica/local_cluster.h"
+#include "replica/replica_test_support.h"
 
 namespace shoal::replica {
 namespace {
@@ -21,12 +21,7 @@ std::unique_ptr<LocalCluster> cluster_with(int nodes, uint64_t compact_after,
   o.nodes = nodes;
   o.replica.compact_after_writes = compact_after;
   o.replica.snapshot_min_log_bytes = min_log_bytes;
-  auto created = LocalCluster::create(std::move(o));
-  EXPECT_TRUE(created.is_ok()) << created.status().to_string();
-  if (!created.is_ok()) return nullptr;
-  std::unique_ptr<LocalCluster> c = std::move(created).value();
-  EXPECT_TRUE(c->wait_leader().has_value());
-  return c;
+  return testing::cluster_with_leader(std::move(o));
 }
 
 // What node `id`'s store holds for shard 1.

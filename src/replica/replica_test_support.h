@@ -76,6 +76,17 @@ class Cluster {
   std::unique_ptr<LocalCluster> c_;
 };
 
+// A LocalCluster made from `o`, with shard 1's leader elected; null (and a
+// test failure) if it can't be made.
+inline std::unique_ptr<LocalCluster> cluster_with_leader(LocalClusterOptions o) {
+  auto created = LocalCluster::create(std::move(o));
+  EXPECT_TRUE(created.is_ok()) << created.status().to_string();
+  if (!created.is_ok()) return nullptr;
+  std::unique_ptr<LocalCluster> c = std::move(created).value();
+  EXPECT_TRUE(c->wait_leader().has_value());
+  return c;
+}
+
 // H11: a leader crash loses nothing acknowledged; the old leader restarts from
 // its durable log and catches up.
 inline void leader_crash_loses_no_acknowledged_write(HostOptions host) {

@@ -21,9 +21,11 @@ Result<Config> parse_config(int argc, char** argv, bool* exit_now) {
   app.add_option("--requirepass", c.requirepass,
                  "Password clients must send with AUTH/HELLO (empty: none)");
   app.add_option("--gather-readers", c.gather_readers,
-                 "Move connections that send one read at a time to the first client loop, so "
-                 "that one loop serves them with fewer wake-ups: yes, no, or auto (yes when the "
-                 "event loops, --threads plus the raft loop, are at least as many as the cores)")
+                 "Move connections that send one command at a time, answered on their own loop "
+                 "(a GET, a PING), to the first client loop, so that one loop serves them with "
+                 "fewer wake-ups: yes, no, or auto (yes when the event loops, --threads plus the "
+                 "raft loop, outnumber the CPUs this process may use). Standalone servers with "
+                 "--threads 2 or more only")
       ->check(CLI::IsMember({"auto", "yes", "no"}))
       ->capture_default_str();
   app.add_option("--threads", c.threads, "Event-loop threads")

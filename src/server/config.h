@@ -16,7 +16,7 @@ struct Config {
   std::string requirepass;  // empty: no password (AUTH/ACL users come later)
   // Unpipelined readers gather on one client loop (connection.h): "yes",
   // "no", or "auto" (yes when the event loops, clients' and the raft loop,
-  // are at least as many as the machine's cores).
+  // outnumber the CPUs the process may run on).
   std::string gather_readers = "auto";
   int threads = 2;  // event-loop threads; one connection lives on one
   int maxclients = 10000;

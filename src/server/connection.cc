@@ -64,19 +64,26 @@ Connection::Connection(asio::ip::tcp::socket socket, ServerContext& server, Move
 void Connection::resume() { read_more(); }
 
 // Counts what one read carried and decides where the connection should live.
+// Each rule moves one way only, so that no mix of commands makes a connection
+// cycle between loops for ever: single writes lead to the raft loop, and only
+// pipelining leads off it (home); single reads lead from a client loop to the
+// reader loop, and nothing leads back (it is a client loop too, where a
+// pipelining client may stay).
 void Connection::note_read(uint64_t commands, size_t submitted) {
   if (!affinity_) return;
-  asio::io_context* here = &context_of(socket_.get_executor());
   if (commands >= kPipelined) {
     single_write_reads_ = 0;
     single_local_reads_ = 0;
-    wanted_ = here != home_ ? home_ : nullptr;
+    wanted_ = on_raft_loop_ ? home_ : nullptr;
     return;
   }
   if (commands != 1) return;
   if (submitted == 0) {  // e.g. a GET served right here
     asio::io_context* readers = server_.reader_loop();
-    if (readers && here != readers && ++single_local_reads_ >= kMoveAfter) wanted_ = readers;
+    if (readers && !on_raft_loop_ && &context_of(socket_.get_executor()) != readers &&
+        ++single_local_reads_ >= kMoveAfter) {
+      wanted_ = readers;
+    }
     return;
   }
   single_local_reads_ = 0;

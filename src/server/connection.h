@@ -16,12 +16,14 @@
 // own), where submitting and completing are calls on the same thread, as in
 // Redis; when it pipelines again (a read of kPipelined commands or more) it
 // moves back to the client loop it was accepted on, so that pipelined
-// clients keep parsing and replying on other cores. Likewise a client that
-// sends one read at a time (kMoveAfter reads in a row, each one command
-// served on its loop) moves to the server's reader loop, the first client
-// loop, when the server has one (--gather-readers): on a machine whose cores
-// the loops already fill, one loop serving them all wakes less often
-// than two serving half each. A move happens only at
+// clients keep parsing and replying on other cores. Likewise a client on a
+// client loop that sends one read at a time (kMoveAfter reads in a row, each
+// one command served on its loop) moves to the server's reader loop, the
+// first client loop, when the server has one (--gather-readers): on a
+// machine whose cores the loops outnumber, one loop serving them all wakes
+// less often than two serving half each. Nothing moves it back from there,
+// and single reads do not move a connection off the raft loop, so no mix of
+// commands makes it cycle (note_read). A move happens only at
 // a quiet point - nothing in flight, nothing buffered either way - by
 // handing the socket's descriptor to a new Connection on the other loop.
 //

@@ -2,23 +2,32 @@
 
 #include <spdlog/spdlog.h>
 
-#include <thread>
+#include <sched.h>
 
 #include "server/connection.h"
 
 namespace shoal::server {
+namespace {
+// The CPUs this process may run on (taskset, cpusets), 0 if unknown.
+size_t usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 0;
+  return static_cast<size_t>(CPU_COUNT(&set));
+}
+}  // namespace
 Server::Server(Config config, env::Clock& clock)
     : ctx_(config, clock), threads_(config.threads), acceptor_([&]() -> asio::io_context& {
         loops_.push_back(std::make_unique<asio::io_context>(1));
         return *loops_.back();
       }()) {
   for (int i = 1; i < threads_; ++i) loops_.push_back(std::make_unique<asio::io_context>(1));
-  // Measured on 2 cores only (docs/benchmarks.md, "Session 10"): with more
-  // cores than loops, each loop wakes on a core of its own, and gathering
+  // Measured with 3 loops on 2 cores only (docs/benchmarks.md, "Session 10"):
+  // with a core per loop, each loop wakes on a core of its own, and gathering
   // would cap single-command readers at one core.
   const std::string& gather = config.gather_readers;
-  unsigned cores = std::thread::hardware_concurrency();
-  bool oversubscribed = cores != 0 && cores <= loops_.size() + 1;  // + the raft loop
+  size_t cores = usable_cores();
+  bool oversubscribed = cores != 0 && cores < loops_.size() + 1;  // + the raft loop
   if (loops_.size() > 1 && (gather == "yes" || (gather == "auto" && oversubscribed))) {
     ctx_.set_reader_loop(loops_[0].get());
   }

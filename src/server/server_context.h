@@ -62,6 +62,7 @@ class ServerContext {
   int64_t start_ms() const { return start_ms_; }
   uint64_t next_client_id() { return next_client_id_.fetch_add(1); }
   // Where unpipelined readers gather (connection.h); null: they stay home.
+  // Set once by Server before any loop runs, read-only afterwards.
   asio::io_context* reader_loop() const { return reader_loop_; }
   void set_reader_loop(asio::io_context* loop) { reader_loop_ = loop; }
 

@@ -626,45 +626,64 @@ class ReaderGatheringCases(unittest.TestCase):
             r.close()
 
     def test_single_readers_gather(self):
+        # Exactly the connections accepted away from the first loop move.
         start = self.moves(self.on.port)
         self.single_reads(self.on.port)
-        self.assertGreaterEqual(self.moves(self.on.port) - start, 3)
+        self.assertEqual(self.moves(self.on.port) - start, 3)
 
     def test_without_gathering_readers_stay(self):
         start = self.moves(self.off.port)
         self.single_reads(self.off.port)
         self.assertEqual(self.moves(self.off.port) - start, 0)
 
-    def test_a_gathered_reader_writes_pipelines_and_reads_again(self):
-        # Reads (gather), single INCRs (to the raft loop), a pipeline (home),
-        # reads again: each reply checked, with moves in every phase.
-        port = self.on.port
-        r = make_client(port, 2)
+    def phases(self, port):
+        # Two connections accepted one after the other (one on each client
+        # loop), 3 rounds of: 12 GETs, 12 INCRs, 12 GETs, a pipeline of
+        # INCR/GET pairs. Returns the moves they made; every reply checked.
+        conns = [make_client(port, 2), make_client(port, 2)]
         other = make_client(port, 2)
-        r.delete("gr:n")
+        for k, r in enumerate(conns):
+            r.delete(f"ph:{k}")
+        counts = [0, 0]
         start = self.moves(port)
-        n = 0
         for rnd in range(3):
-            for _ in range(12):
-                self.assertEqual(r.get("gr:n"), str(n) if n else None)
-            for _ in range(12):
-                n += 1
-                self.assertEqual(r.incr("gr:n"), n)
-            p = r.pipeline(transaction=False)
-            for _ in range(10):
-                p.incr("gr:n")
-                p.get("gr:n")
-            got = p.execute()
-            self.assertEqual(got[0::2], list(range(n + 1, n + 11)), f"round {rnd}")
-            self.assertEqual(got[1::2], [str(v) for v in range(n + 1, n + 11)], f"round {rnd}")
-            n += 10
-            # Another client's write, read by the (possibly moving) reader.
-            other.set("gr:other", f"o{rnd}")
-            self.assertEqual(r.get("gr:other"), f"o{rnd}")
-        self.assertGreaterEqual(self.moves(port) - start, 6)
-        self.assertEqual(r.get("gr:n"), str(n))
-        r.close()
-        other.close()
+            for k, r in enumerate(conns):
+                key = f"ph:{k}"
+                n = counts[k]
+                for _ in range(12):
+                    self.assertEqual(r.get(key), str(n) if n else None)
+                for _ in range(12):
+                    n += 1
+                    self.assertEqual(r.incr(key), n)
+                for _ in range(12):
+                    self.assertEqual(r.get(key), str(n))
+                p = r.pipeline(transaction=False)
+                for _ in range(10):
+                    p.incr(key)
+                    p.get(key)
+                got = p.execute()
+                self.assertEqual(got[0::2], list(range(n + 1, n + 11)), f"round {rnd}")
+                self.assertEqual(got[1::2], [str(v) for v in range(n + 1, n + 11)])
+                counts[k] = n + 10
+                # Another client's write, read by this one wherever it is.
+                other.set("ph:other", f"{rnd}-{k}")
+                self.assertEqual(r.get("ph:other"), f"{rnd}-{k}")
+        moved = self.moves(port) - start
+        for r in conns + [other]:
+            r.close()
+        return moved
+
+    def test_moves_follow_one_way_rules(self):
+        # Per round, both connections: single INCRs -> the raft loop, the
+        # GETs after them stay there, the pipeline -> home (2 moves each).
+        # With gathering, the one accepted on the second loop also moves to
+        # the first for its first GETs of each round (the pipeline sent it
+        # home): 1 more per round; the other is home there already. A rule
+        # that moved readers off the raft loop, or a pipelining client off
+        # the reader loop, would add moves; one that gathered nothing would
+        # miss them.
+        self.assertEqual(self.phases(self.off.port), 12)
+        self.assertEqual(self.phases(self.on.port), 15)
 
 
 if __name__ == "__main__":
