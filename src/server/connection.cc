@@ -227,6 +227,7 @@ void Connection::on_read(const asio::error_code& ec, size_t n) {
 // Executes every complete command in the buffer, stopping early when the
 // output is over the pause threshold (the rest waits for the client to read).
 void Connection::process_input() {
+  read_time_ = {};  // the commands parsed below share one reading of the clock
   size_t start = 0;
   while (!closing_ && start < in_used_ && !output_paused()) {
     std::string_view pending(in_.data() + start, in_used_ - start);
@@ -290,7 +291,7 @@ void Connection::execute(const std::vector<std::string_view>& args) {
   if (target != &out_ && !keyspace) slot_bytes_ += target->size();
   // A read with nothing of this client in flight may be served right here.
   if (keyspace && !keyspace->is_write() && target == &out_ &&
-      server_.keyspace().try_read_local(*keyspace, args, sink)) {
+      server_.keyspace().try_read_local(*keyspace, args, sink, read_time_)) {
     keyspace = nullptr;
   }
   if (keyspace) {

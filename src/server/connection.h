@@ -113,6 +113,7 @@ class Connection : public std::enable_shared_from_this<Connection>, public Compl
   uint64_t first_tag_ = 0;
   size_t slot_bytes_ = 0;  // reply bytes held in slots_
   std::vector<KeyspaceRequest> to_submit_;
+  KeyspaceService::ReadTime read_time_;  // for local reads, per process_input()
   uint64_t commands_in_batch_ = 0;
   // Loop affinity.
   asio::io_context* home_;              // the client loop it was accepted on

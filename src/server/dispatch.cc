@@ -42,13 +42,24 @@ std::string arity_error(std::string_view name) {
 const kv::CommandSpec* dispatch(ServerContext& server, Session& session, ClientInfo& info,
                                 std::span<const std::string_view> args, RespSink& reply) {
   const auto& table = kv::CommandTable::instance();
-  const kv::CommandSpec* spec = table.find(args[0]);
-  // Internal operations (expiry deletes) are not callable by clients.
-  if (!spec || (spec->flags & kv::kInternal)) {
-    reply.error(unknown_command_error(args));
-    return nullptr;
+  const kv::CommandSpec* spec = nullptr;
+  bool container = false;  // never remembered
+  if (session.last_spec && args[0] == session.last_name) {
+    spec = session.last_spec;
+  } else {
+    spec = table.find(args[0]);
+    // Internal operations (expiry deletes) are not callable by clients.
+    if (!spec || (spec->flags & kv::kInternal)) {
+      reply.error(unknown_command_error(args));
+      return nullptr;
+    }
+    container = table.is_container(*spec);
+    if (!container) {
+      session.last_name.assign(args[0]);
+      session.last_spec = spec;
+    }
   }
-  if (table.is_container(*spec) && args.size() >= 2) {
+  if (container && args.size() >= 2) {
     const kv::CommandSpec* sub = table.find_sub(*spec, args[1]);
     if (!sub) {
       {

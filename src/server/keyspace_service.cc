@@ -421,17 +421,22 @@ void KeyspaceService::schedule_expiry() {
 }
 
 bool KeyspaceService::try_read_local(const kv::CommandSpec& spec,
-                                     std::span<const std::string_view> args, kv::ReplySink& out) {
+                                     std::span<const std::string_view> args, kv::ReplySink& out,
+                                     ReadTime& time) {
   if (!local_reads_.load(std::memory_order_acquire)) return false;
+  // Two clock reads were 9% of the CPU at GET -P 16 on this machine's VM.
+  if (time.now_ms < 0) {
+    time.now_ms = clock_.now_ms();
+    time.monotonic_ns = static_cast<uint64_t>(clock_.monotonic_ns());
+  }
   kv::RecordedReply reply;
   std::vector<std::string> expired;
   {
     std::shared_lock lock(state_mu_);
     kv::Store::ExpiredCollector collect(&expired);
-    int64_t now = clock_.now_ms();
     node_->replica(ShardId(1))
         ->state_machine()
-        .read(spec, args, now, static_cast<uint64_t>(clock_.monotonic_ns()), reply);
+        .read(spec, args, time.now_ms, time.monotonic_ns, reply);
   }
   if (!expired.empty()) return false;
   reply.replay(out);

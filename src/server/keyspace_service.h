@@ -98,8 +98,15 @@ class KeyspaceService {
   // order). Returns false - writing nothing - when the read must take the
   // normal path: not a single-voter leader, or the read met an expired key
   // (whose delete the leader must propose first, as Redis deletes on access).
+  // `time` is read from the clock at the first call with it unset and reused
+  // by later calls: one batch of a connection's commands, read together, may
+  // share one instant (it lies within each of their requests' lifetimes).
+  struct ReadTime {
+    int64_t now_ms = -1;        // wall clock, for expiry
+    uint64_t monotonic_ns = 0;  // for access times
+  };
   bool try_read_local(const kv::CommandSpec& spec, std::span<const std::string_view> args,
-                      kv::ReplySink& out);
+                      kv::ReplySink& out, ReadTime& time);
   // The client went away: drop its queued commands.
   void cancel(uint64_t client);
 

@@ -549,6 +549,57 @@ class ShoalInfoCases(unittest.TestCase):
             t.join(60)
         self.assertEqual(errors, [])
 
+    def test_command_names_in_any_case_and_order(self):
+        # A connection remembers its last command's spec (dispatch.cc): each
+        # name, in any case, after any other, must still find its own.
+        import socket
+        s = socket.create_connection(("127.0.0.1", self.server.port))
+        s.settimeout(10)
+        f = s.makefile("rb")
+
+        def cmd(*words):
+            s.sendall(b"*%d\r\n" % len(words) +
+                      b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in words))
+            line = f.readline()
+            if line.startswith(b"$") and line != b"$-1\r\n":
+                return f.readline().rstrip(b"\r\n")
+            return line.rstrip(b"\r\n")
+
+        self.assertEqual(cmd(b"set", b"nc:a", b"1"), b"+OK")
+        self.assertEqual(cmd(b"SET", b"nc:b", b"2"), b"+OK")
+        self.assertEqual(cmd(b"Get", b"nc:a"), b"1")
+        self.assertEqual(cmd(b"GET", b"nc:b"), b"2")
+        self.assertEqual(cmd(b"get", b"nc:b"), b"2")
+        self.assertEqual(cmd(b"CLIENT", b"SETNAME", b"nc"), b"+OK")
+        self.assertEqual(cmd(b"CLIENT", b"GETNAME"), b"nc")
+        self.assertEqual(cmd(b"client", b"getname"), b"nc")
+        self.assertEqual(cmd(b"GET", b"nc:a"), b"1")
+        self.assertTrue(cmd(b"GETT", b"nc:a").startswith(b"-ERR unknown command"))
+        self.assertTrue(cmd(b"shoal.expire", b"nc:a", b"1").startswith(b"-ERR unknown command"))
+        self.assertEqual(cmd(b"GET", b"nc:a"), b"1")
+        self.assertEqual(cmd(b"INCR", b"nc:a"), b":2")
+        self.assertEqual(cmd(b"GET", b"nc:a", b"extra"),
+                         b"-ERR wrong number of arguments for 'get' command")
+        self.assertEqual(cmd(b"GET", b"nc:a"), b"2")
+        s.close()
+
+    def test_keys_expire_between_two_single_reads(self):
+        # Reads served on a client loop take the clock once per batch of
+        # commands read together (KeyspaceService::ReadTime); a later read
+        # must see a later time. 5,000 keys, so that the active expiry cycle
+        # (64 keys per cycle) can't have deleted the ones read: their reads
+        # must find them expired themselves.
+        r = make_client(self.server.port, 2)
+        p = r.pipeline(transaction=False)
+        for i in range(5000):
+            p.set(f"exp:{i}", "v", px=300)
+        p.execute()
+        self.assertEqual(r.get("exp:0"), "v")
+        time.sleep(0.45)
+        for i in range(1, 30):
+            self.assertIsNone(r.get(f"exp:{i}"), f"exp:{i}")
+        r.close()
+
     def test_reads_on_the_raft_loop_see_the_writes_before_them(self):
         # On the raft loop a connection's commands are handed over with a
         # call and its replies come back within the loop's iteration, which
