@@ -308,6 +308,7 @@ void Replica::apply(raft::Ready& rd) {
   LogIndex applied_at_entry = applied_;
   std::unique_lock<std::shared_mutex> lock;
   if (apply_lock_) lock = std::unique_lock<std::shared_mutex>(*apply_lock_);
+  ++apply_generation_;
   if (rd.snapshot) {
     // Host::step verified these bytes (check_snapshot) before Raft saw them,
     // so a failure here is a bug, not bad input: stop rather than serve it.

@@ -125,6 +125,9 @@ class Replica {
   // Readers on other threads take `mu` shared while reading the state
   // machine; apply() takes it exclusively while changing it.
   void set_apply_lock(std::shared_mutex* mu) { apply_lock_ = mu; }
+  // Counts apply() calls; changes only under the apply lock, so a reader
+  // holding it shared sees the state it describes (KeyspaceService::ReadTime).
+  uint64_t apply_generation() const { return apply_generation_; }
 
   raft::Raft& raft() { return *raft_; }
   // Bytes of serialized snapshot held in memory: only between a compaction
@@ -198,6 +201,7 @@ class Replica {
   raft::HardState staged_hs_;               // the last hard state staged for persistence
   std::optional<raft::HardState> held_hs_;  // commit-only, not written yet (stage)
   std::shared_mutex* apply_lock_ = nullptr;
+  uint64_t apply_generation_ = 0;
   bool pending_compaction_ = false;
   bool durable_ = false;
   bool applied_dirty_ = false;

@@ -98,12 +98,16 @@ class KeyspaceService {
   // order). Returns false - writing nothing - when the read must take the
   // normal path: not a single-voter leader, or the read met an expired key
   // (whose delete the leader must propose first, as Redis deletes on access).
-  // `time` is read from the clock at the first call with it unset and reused
-  // by later calls: one batch of a connection's commands, read together, may
-  // share one instant (it lies within each of their requests' lifetimes).
+  // `time` is the clock read at the first call with it unset, reused by
+  // later calls of one batch of a connection's commands read together while
+  // nothing was applied since (the state is then the one it was read with):
+  // those reads all take place at that instant, which lies within each of
+  // their requests' lifetimes. After an apply the clock is read again, so a
+  // read never pairs a newer state with an older time (a key seen alive
+  // after a write that came after its expiry: helper review, session 10).
   struct ReadTime {
-    int64_t now_ms = -1;        // wall clock, for expiry
-    uint64_t monotonic_ns = 0;  // for access times
+    int64_t now_ms = -1;      // wall clock, for expiry and access times
+    uint64_t generation = 0;  // Replica::apply_generation() when read
   };
   bool try_read_local(const kv::CommandSpec& spec, std::span<const std::string_view> args,
                       kv::ReplySink& out, ReadTime& time);

@@ -583,6 +583,24 @@ class ShoalInfoCases(unittest.TestCase):
         self.assertEqual(cmd(b"GET", b"nc:a"), b"2")
         s.close()
 
+    def test_randomkey_varies_single_and_pipelined(self):
+        # Reads served on a client loop draw RANDOMKEY's bits per read, not
+        # per batch (one batch shares one reading of the clock) and not from
+        # the clock (helper review: a pipeline got one key 40 times).
+        r = make_client(self.server.port, 2)
+        p = r.pipeline(transaction=False)
+        for i in range(200):
+            p.set(f"rk:{i}", "v")
+        p.execute()
+        single = {r.randomkey() for _ in range(40)}
+        p = r.pipeline(transaction=False)
+        for _ in range(40):
+            p.randomkey()
+        piped = set(p.execute())
+        self.assertGreaterEqual(len(single), 5, single)
+        self.assertGreaterEqual(len(piped), 5, piped)
+        r.close()
+
     def test_keys_expire_between_two_single_reads(self):
         # Reads served on a client loop take the clock once per batch of
         # commands read together (KeyspaceService::ReadTime); a later read
