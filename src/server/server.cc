@@ -16,6 +16,7 @@ size_t usable_cores() {
   return static_cast<size_t>(CPU_COUNT(&set));
 }
 }  // namespace
+
 Server::Server(Config config, env::Clock& clock)
     : ctx_(config, clock), threads_(config.threads), acceptor_([&]() -> asio::io_context& {
         loops_.push_back(std::make_unique<asio::io_context>(1));
