@@ -95,6 +95,11 @@ def parse_args():
                         "a kill loses what is still in RocksDB's buffer")
     p.add_argument("--durable-engine", action="store_true",
                    help="the shard's data in RocksDB (restarts continue from it)")
+    p.add_argument("--node-args", default="",
+                   help="more shoal-crash-node flags, e.g. \"--compact-after 16 "
+                        "--snapshot-min-log-bytes 30000\"")
+    p.add_argument("--require-compactions", action="store_true",
+                   help="fail unless the runs made both memory-only and stored compactions")
     return p.parse_args()
 
 
@@ -106,12 +111,14 @@ def run_loop(args, work):
     rng = random.Random(args.seed)
     acked = unknown = passed = failed = 0
     lost = None
+    compactions = [0, 0]  # memory-only, stored: each run's last STATS line, summed
 
     def command(start, verify_only=False):
         cmd = [args.binary, "--dir", data_dir, "--verify", acked_path, "--start", str(start),
                "--rate", str(args.rate), "--max-seconds", str(args.verify_timeout + 30)]
         cmd += ["--durable-engine"] if args.durable_engine else []
         cmd += ["--pipelined"] if args.pipelined else []
+        cmd += args.node_args.split()
         return cmd + (["--verify-only"] if verify_only else [])
 
     for i in range(args.kills):
@@ -128,6 +135,9 @@ def run_loop(args, work):
         lines = node.kill()
         acks = [line.split(" ", 1)[1] for line in lines if line.startswith("ACK ")]
         unknown += sum(line.startswith("UNKNOWN ") for line in lines)
+        stats = [line.split()[1:] for line in lines if line.startswith("STATS ")]
+        if stats:
+            compactions = [compactions[k] + int(stats[-1][k]) for k in range(2)]
         with open(acked_path, "a") as f:
             f.writelines(a + "\n" for a in acks)
         acked += len(acks)
@@ -146,6 +156,11 @@ def run_loop(args, work):
         else:
             failed += 1
             lost = parse_lost(detail) if kind == "FAIL" else lost
+    print(f"compactions while writing (summed over the runs): {compactions[0]} memory-only, "
+          f"{compactions[1]} stored", flush=True)
+    if args.require_compactions and failed == 0 and min(compactions) == 0:
+        print("the runs did not make both kinds of compaction: the loop missed what it tests")
+        failed += 1
     return acked, unknown, lost, passed, failed
 
 

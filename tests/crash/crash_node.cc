@@ -44,6 +44,7 @@ struct Args {
   double rate = 0;         // writes started per second; 0: as fast as acknowledged
   int read_window = 1024;  // verification reads in flight
   uint64_t compact_after = 2000;
+  uint64_t snapshot_min_log_bytes = 0;  // memory-only compactions below this much log
   bool durable_engine = false;  // data in RocksDB (RocksEngine) instead of memory
   bool pipelined = false;       // the server's pipelined sync and manual WAL flush
 };
@@ -182,7 +183,21 @@ int verify(LocalCluster& c, const Args& args, const Deadline& deadline) {
     std::chrono::duration<double> elapsed = Steady::now() - began;
     return static_cast<double>(next - args.start) < args.rate * elapsed.count() + args.window;
   };
+  uint64_t reported = 0;  // compactions last reported in a STATS line
   while (!deadline.passed()) {
+    // What the replicas' compactions did in this process, when it changes
+    // (crash_loop.py sums the last line of each run).
+    uint64_t memory_only = 0, stored = 0;
+    for (int id = 1; id <= 3; ++id) {
+      if (replica::Replica* r = c.replica(NodeId(id), 1)) {
+        memory_only += r->memory_only_compactions();
+        stored += r->stored_compactions();
+      }
+    }
+    if (memory_only + stored != reported) {
+      reported = memory_only + stored;
+      say("STATS " + std::to_string(memory_only) + " " + std::to_string(stored));
+    }
     while (inflight < args.window && c.leader() && allowed()) {
       std::string key = "k" + std::to_string(next);
       std::string value = "v" + std::to_string(next) + "-" + nonce;
@@ -216,6 +231,7 @@ int run(const Args& args) {
   o.fsync = storage::FsyncPolicy::kAlways;
   o.clock = &env::SystemClock::instance();
   o.replica.compact_after_writes = args.compact_after;
+  o.replica.snapshot_min_log_bytes = args.snapshot_min_log_bytes;
   o.durable_engine = args.durable_engine;
   o.host.defer_sync = args.pipelined;
   o.sync_threads = args.pipelined;
@@ -247,6 +263,9 @@ int main(int argc, char** argv) {
   app.add_option("--window", args.window, "writes in flight");
   app.add_option("--rate", args.rate, "writes started per second (0: unlimited)");
   app.add_option("--compact-after", args.compact_after, "entries between snapshots");
+  app.add_option("--snapshot-min-log-bytes", args.snapshot_min_log_bytes,
+                 "store a snapshot only once this much log is stored (replica.h); the "
+                 "compactions before free memory only");
   app.add_flag("--pipelined", args.pipelined,
                "sync on a thread per node with RocksDB's manual WAL flush, as shoal-server "
                "does with --fsync always");
