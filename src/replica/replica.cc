@@ -95,7 +95,6 @@ Result<std::unique_ptr<Replica>> Replica::open(ShardId shard, const ReplicaOptio
   // more often than every compact_after_writes writes never compacts.
   r->writes_since_snapshot_ = init.applied.value() - r->snapshot_.meta.index.value();
   r->keys_at_snapshot_ = r->sm_->store().size();
-  r->stored_snapshot_bytes_ = r->snapshot_.data.size();
   r->durable_ = durable;
   // A restored durable state is staged; its applied index goes with it.
   r->applied_dirty_ = durable && restored;
@@ -318,10 +317,7 @@ void Replica::apply(raft::Ready& rd) {
     applied_ = snapshot_.meta.index;
     recent_replies_.clear();
     recent_reply_count_ = 0;
-    writes_since_snapshot_ = 0;
-    keys_at_snapshot_ = sm_->store().size();
-    log_bytes_since_stored_ = 0;
-    stored_snapshot_bytes_ = snapshot_.data.size();
+    restart_compaction_counters(/*stored_state=*/true);
     // Writes known committed but not applied yet are in the snapshot's
     // state; their replies are not. Answer them (H18) - their entries will
     // never be applied here.
@@ -496,16 +492,15 @@ void Replica::maybe_compact() {
   uint64_t threshold = options_.compact_after_writes;
   if (!durable_) threshold = std::max<uint64_t>(threshold, keys_at_snapshot_);
   if (child_snapshot_ || writes_since_snapshot_ < threshold) return;
-  if (!durable_ &&
-      log_bytes_since_stored_ < std::max(options_.snapshot_min_log_bytes, stored_snapshot_bytes_)) {
-    // The stored log is still small next to what a snapshot would cost:
-    // free Raft's memory only (docs/durable-shards.md, "Memory-only
-    // compactions"). Serializing here stopped the loop for ~16 ms per 100k
-    // keys, about once per 100k writes.
-    if (options_.snapshot_min_log_bytes > 0) {
-      compact_memory_only();
-      return;
-    }
+  // While the stored log is small next to what a snapshot costs (the size of
+  // the last one serialized), free Raft's memory only (docs/durable-shards.md,
+  // "Memory-only compactions"). Serializing here stopped the loop for ~16 ms
+  // per 100k keys, about once per 100k writes.
+  if (!durable_ && options_.snapshot_min_log_bytes > 0 &&
+      log_bytes_since_stored_ <
+          std::max<uint64_t>(options_.snapshot_min_log_bytes, sm_->snapshot_size_hint())) {
+    compact_memory_only();
+    return;
   }
   if (!durable_ && options_.snapshot_in_child && !child_snapshots_broken_ &&
       sm_->store().size() >= options_.snapshot_in_child_min_keys && start_child_snapshot()) {
@@ -530,9 +525,7 @@ bool Replica::start_child_snapshot() {
   }
   child_snapshot_ = std::move(child);
   child_meta_ = raft::SnapshotMeta{applied_, *term, raft_->conf()};
-  writes_since_snapshot_ = 0;
-  keys_at_snapshot_ = sm_->store().size();
-  log_bytes_since_stored_ = 0;
+  restart_compaction_counters(/*stored_state=*/true);
   return true;
 }
 
@@ -550,8 +543,7 @@ bool Replica::compact_memory_only() {
   // the store keeps its older snapshot and every entry after it.
   snapshot_.meta = raft::SnapshotMeta{applied_, *term, raft_->conf()};
   std::string().swap(snapshot_.data);
-  writes_since_snapshot_ = 0;
-  keys_at_snapshot_ = sm_->store().size();
+  restart_compaction_counters(/*stored_state=*/false);
   ++memory_only_compactions_;
   return true;
 }
@@ -584,7 +576,6 @@ void Replica::poll_child_snapshot() {
   raft_->compact(at);
   if (raft_->log().first_index() <= at) return;  // Raft declined: keep the log
   sm_->set_snapshot_size_hint(data.size());
-  stored_snapshot_bytes_ = data.size();
   snapshot_.meta = child_meta_;
   snapshot_.data = std::move(data);
   pending_compaction_ = true;
@@ -597,16 +588,17 @@ bool Replica::compact_at_applied(bool serialize) {
   // Raft compacts only what is persisted and applied; if it declined, the
   // stored log must not be compacted either.
   if (raft_->log().first_index() <= applied_) return false;
-  snapshot_.meta.index = applied_;
-  writes_since_snapshot_ = 0;
-  keys_at_snapshot_ = sm_->store().size();
-  snapshot_.meta.term = *term;
-  snapshot_.meta.conf = raft_->conf();
+  snapshot_.meta = raft::SnapshotMeta{applied_, *term, raft_->conf()};
   snapshot_.data = serialize ? sm_->snapshot_data() : std::string();
-  log_bytes_since_stored_ = 0;
-  stored_snapshot_bytes_ = snapshot_.data.size();
+  restart_compaction_counters(/*stored_state=*/true);
   pending_compaction_ = true;
   return true;
+}
+
+void Replica::restart_compaction_counters(bool stored_state) {
+  writes_since_snapshot_ = 0;
+  keys_at_snapshot_ = sm_->store().size();
+  if (stored_state) log_bytes_since_stored_ = 0;
 }
 
 void Replica::fail_all(const Status& why) {

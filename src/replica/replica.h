@@ -56,7 +56,7 @@ struct ReplicaOptions {
   uint64_t snapshot_in_child_min_keys = 200000;
   // An in-memory state is serialized and stored (a durable snapshot, after
   // which the stored log is dropped) only once the stored log since the last
-  // one holds at least max(snapshot_min_log_bytes, that snapshot's size)
+  // one holds at least max(snapshot_min_log_bytes, the last snapshot's size)
   // bytes of entries, as Redis rewrites its AOF (auto-aof-rewrite-min-size,
   // -percentage 100). Compactions before that drop entries from memory only:
   // the stored snapshot plus the stored log still hold the state, and a
@@ -184,6 +184,9 @@ class Replica {
   bool start_child_snapshot();
   // Drops the log up to applied_ from Raft's memory, storing nothing.
   bool compact_memory_only();
+  // After a compaction (or a leader's snapshot): the counters maybe_compact
+  // reads start again; `stored_state`: the state went (or goes) to the store.
+  void restart_compaction_counters(bool stored_state);
 
   struct PendingRead {
     const kv::CommandSpec* spec;
@@ -219,9 +222,8 @@ class Replica {
   uint64_t writes_since_snapshot_ = 0;  // applied, for maybe_compact
   uint64_t keys_at_snapshot_ = 0;       // the state's size then, ditto
   // In-memory state (snapshot_min_log_bytes): entry bytes applied since the
-  // state was last serialized for the store, and that snapshot's size.
+  // state was last serialized for the store (or installed from a leader).
   uint64_t log_bytes_since_stored_ = 0;
-  uint64_t stored_snapshot_bytes_ = 0;
   // A compaction snapshot being serialized by a child process, and its meta
   // (taken at the fork: the child's state is the state at that index).
   std::unique_ptr<ChildSnapshot> child_snapshot_;
