@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 # What one write + fdatasync costs on the disk holding /tmp (bench/README.md):
-# 2000 x 4 KiB appended (the WAL pattern: the size changes) and overwritten.
+# 2000 x 4 KiB appended (the WAL pattern: the size changes), appended into
+# fallocate()d space (RocksDB's own preallocation: "unwritten" extents), and
+# overwriting zeros written and synced before (Shoal's pre-written WAL space,
+# docs/durable-shards.md "Pre-written WAL space").
 #   python3 bench/fdatasync_cost.py
 import os, time, sys, tempfile, statistics
 d = tempfile.mkdtemp(dir="/tmp")
@@ -10,6 +13,8 @@ def run(mode, n=2000, size=4096):
     buf = b"x" * size
     if mode == "overwrite":
         os.write(fd, b"\0" * size * n); os.fsync(fd); os.lseek(fd, 0, 0)
+    if mode == "fallocate":
+        os.posix_fallocate(fd, 0, size * n); os.fsync(fd)
     lat = []
     t0 = time.perf_counter()
     for i in range(n):
@@ -19,5 +24,5 @@ def run(mode, n=2000, size=4096):
     os.close(fd); os.unlink(p)
     lat.sort()
     print(f"{mode:9s} {size}B x{n}: {n/total:8.0f} write+fdatasync/s, fdatasync p50 {lat[n//2]*1e3:.3f} ms, p99 {lat[int(n*0.99)]*1e3:.3f} ms, mean {statistics.mean(lat)*1e3:.3f} ms")
-for m in ("append", "overwrite"): run(m)
+for m in ("append", "fallocate", "overwrite"): run(m)
 os.rmdir(d)

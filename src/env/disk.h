@@ -86,6 +86,22 @@ class FileLock {
 struct AppendOptions {
   bool create = true;     // create the file if missing (else NotFound)
   bool truncate = false;  // discard existing contents (durable after sync())
+  // Pre-written space (0 = off; requires truncate): the file keeps between
+  // half of this and this many zero bytes written past its data, extended
+  // by append() as the data grows, so that appends overwrite blocks already
+  // written instead of growing the file. A sync() after such appends need
+  // not commit a new file size or newly allocated blocks to the file
+  // system's journal (figures: docs/durable-shards.md "Pre-written WAL
+  // space"). What changes for the caller:
+  //  * WritableFile::size() counts the data only; the file's size on disk
+  //    (ReadableFile::size(), Disk::file_size()) includes the zeros.
+  //  * close() cuts the zeros off (not durably). A crash keeps them: after
+  //    one, the file may end in zeros, and its torn tail may be followed by
+  //    zeros. Only for files whose readers take a zero tail as the end
+  //    (RocksDB's WAL reader skips zero-filled blocks).
+  //  * The zeros are an optimization: if writing them fails (no space),
+  //    append() still appends; only its own bytes can fail it.
+  uint64_t prewrite_bytes = 0;
 };
 
 class Disk {

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -63,16 +64,34 @@ class PosixReadableFile final : public ReadableFile {
   const std::string path_;
 };
 
+// Writes all of `data` at `offset` (pwrite), or fails; `written` counts the
+// bytes that made it, also on failure.
+Status pwrite_all(int fd, const std::string& path, std::string_view data, uint64_t offset,
+                  uint64_t& written) {
+  written = 0;
+  while (written < data.size()) {
+    ssize_t n = retry_eintr([&] {
+      return ::pwrite(fd, data.data() + written, data.size() - written,
+                      static_cast<off_t>(offset + written));
+    });
+    if (n < 0) return errno_status("pwrite", path, errno);
+    written += static_cast<uint64_t>(n);
+  }
+  return Status::ok();
+}
+
 class PosixWritableFile final : public WritableFile {
  public:
-  PosixWritableFile(int fd, std::string path, uint64_t size)
-      : fd_(fd), path_(std::move(path)), size_(size) {}
+  // prewrite_bytes > 0: the file was opened truncated and without O_APPEND.
+  PosixWritableFile(int fd, std::string path, uint64_t size, uint64_t prewrite_bytes)
+      : fd_(fd), path_(std::move(path)), size_(size), on_disk_(size), prewrite_(prewrite_bytes) {}
   ~PosixWritableFile() override {
     if (fd_ >= 0) (void)close_fd(fd_, path_);
   }
 
   Status append(std::string_view data) override {
     if (fd_ < 0) return Status::io_error("append " + path_ + ": file is closed");
+    if (prewrite_ > 0) return append_in_place(data);
     while (!data.empty()) {
       ssize_t n = retry_eintr([&] { return ::write(fd_, data.data(), data.size()); });
       if (n < 0) return errno_status("write", path_, errno);
@@ -92,6 +111,9 @@ class PosixWritableFile final : public WritableFile {
 
   Status close() override {
     if (fd_ < 0) return Status::io_error("close " + path_ + ": file is closed");
+    // Cut the pre-written zeros off. Cosmetic (readers take them as the
+    // end), so a failure is not reported.
+    if (on_disk_ > size_) (void)::ftruncate(fd_, static_cast<off_t>(size_));
     int fd = fd_;
     fd_ = -1;
     return close_fd(fd, path_);
@@ -100,9 +122,33 @@ class PosixWritableFile final : public WritableFile {
   uint64_t size() const override { return size_; }
 
  private:
+  // Pre-written space: the data goes over the zeros at size_; then, once
+  // fewer than half of prewrite_ zero bytes are left ahead, zeros are
+  // written up to prewrite_ past the data.
+  Status append_in_place(std::string_view data) {
+    uint64_t written = 0;
+    Status s = pwrite_all(fd_, path_, data, size_, written);
+    size_ += written;
+    on_disk_ = std::max(on_disk_, size_);
+    if (!s.is_ok()) return s;
+    if (on_disk_ - size_ < prewrite_ / 2) {
+      static const std::string kZeros(64 << 10, '\0');
+      const uint64_t target = size_ + prewrite_;
+      while (on_disk_ < target) {
+        std::string_view chunk(kZeros.data(), std::min<uint64_t>(kZeros.size(), target - on_disk_));
+        Status z = pwrite_all(fd_, path_, chunk, on_disk_, written);
+        on_disk_ += written;
+        if (!z.is_ok()) break;  // no space for zeros: appends grow the file again
+      }
+    }
+    return Status::ok();
+  }
+
   int fd_;
   const std::string path_;
-  uint64_t size_;
+  uint64_t size_;     // the data
+  uint64_t on_disk_;  // the data and the zeros written after it
+  const uint64_t prewrite_;
 };
 
 class PosixFileLock final : public FileLock {
@@ -131,7 +177,12 @@ Result<std::unique_ptr<ReadableFile>> PosixDisk::open_read(const std::string& pa
 
 Result<std::unique_ptr<WritableFile>> PosixDisk::open_append(const std::string& path,
                                                              AppendOptions options) {
-  int flags = O_WRONLY | O_APPEND | O_CLOEXEC;
+  if (options.prewrite_bytes > 0 && !options.truncate) {
+    return Status::invalid_argument("open " + path + ": prewrite_bytes requires truncate");
+  }
+  // Pre-written space overwrites zeros at an offset: pwrite, no O_APPEND
+  // (with which Linux's pwrite appends anyway).
+  int flags = O_WRONLY | O_CLOEXEC | (options.prewrite_bytes > 0 ? 0 : O_APPEND);
   if (options.create) flags |= O_CREAT;
   if (options.truncate) flags |= O_TRUNC;
   int fd = retry_eintr([&] { return ::open(path.c_str(), flags, 0644); });
@@ -143,7 +194,7 @@ Result<std::unique_ptr<WritableFile>> PosixDisk::open_append(const std::string& 
     return s;
   }
   return std::unique_ptr<WritableFile>(
-      new PosixWritableFile(fd, path, static_cast<uint64_t>(st.st_size)));
+      new PosixWritableFile(fd, path, static_cast<uint64_t>(st.st_size), options.prewrite_bytes));
 }
 
 Status PosixDisk::rename(const std::string& from, const std::string& to) {

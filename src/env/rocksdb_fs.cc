@@ -1,5 +1,6 @@
 #include "env/rocksdb_fs.h"
 
+#include "env/posix_disk.h"
 #include "env/rocksdb_fs_files.h"
 
 namespace shoal::env {
@@ -21,8 +22,42 @@ rocksdb::IOStatus to_io_status(const Status& s) {
   }
 }
 
-std::unique_ptr<rocksdb::Env> new_rocks_env(Disk* disk) {
-  return rocksdb::NewCompositeEnv(std::make_shared<RocksFileSystem>(disk));
+namespace {
+
+// RocksDB names its WAL files NNNNNN.log (and its info log LOG).
+bool is_wal(const std::string& fname) { return fname.ends_with(".log"); }
+
+// RocksDB's default file system, with WAL files written by RocksFileSystem
+// over PosixDisk. Everything else (SST files, MANIFEST, reads of any file)
+// stays RocksDB's own.
+class PrewrittenWalFileSystem final : public rocksdb::FileSystemWrapper {
+ public:
+  explicit PrewrittenWalFileSystem(uint64_t wal_prewrite_bytes)
+      : FileSystemWrapper(rocksdb::FileSystem::Default()),
+        wal_fs_(&PosixDisk::instance(), wal_prewrite_bytes) {}
+
+  static const char* kClassName() { return "ShoalPrewrittenWalFileSystem"; }
+  const char* Name() const override { return kClassName(); }
+
+  IOStatus NewWritableFile(const std::string& fname, const rocksdb::FileOptions& opts,
+                           std::unique_ptr<rocksdb::FSWritableFile>* result,
+                           IODebugContext* dbg) override {
+    if (is_wal(fname)) return wal_fs_.NewWritableFile(fname, opts, result, dbg);
+    return target()->NewWritableFile(fname, opts, result, dbg);
+  }
+
+ private:
+  RocksFileSystem wal_fs_;
+};
+
+}  // namespace
+
+std::unique_ptr<rocksdb::Env> new_rocks_env(Disk* disk, uint64_t wal_prewrite_bytes) {
+  return rocksdb::NewCompositeEnv(std::make_shared<RocksFileSystem>(disk, wal_prewrite_bytes));
+}
+
+std::unique_ptr<rocksdb::Env> new_default_env_with_prewritten_wal(uint64_t wal_prewrite_bytes) {
+  return rocksdb::NewCompositeEnv(std::make_shared<PrewrittenWalFileSystem>(wal_prewrite_bytes));
 }
 
 IOStatus RocksFileSystem::NewSequentialFile(const std::string& fname, const FileOptions&,
@@ -46,7 +81,10 @@ IOStatus RocksFileSystem::NewRandomAccessFile(const std::string& fname, const Fi
 IOStatus RocksFileSystem::NewWritableFile(const std::string& fname, const FileOptions& opts,
                                           std::unique_ptr<rocksdb::FSWritableFile>* result,
                                           IODebugContext*) {
-  auto file = disk_->open_append(fname, AppendOptions{.create = true, .truncate = true});
+  auto file = disk_->open_append(
+      fname, AppendOptions{.create = true,
+                           .truncate = true,
+                           .prewrite_bytes = is_wal(fname) ? wal_prewrite_bytes_ : 0});
   if (!file.is_ok()) return to_io_status(file.status());
   *result = rocks_internal::writable_file(std::move(file).value(), opts);
   return IOStatus::OK();

@@ -21,6 +21,13 @@
 // power loss right after the first open would otherwise lose the whole DB
 // (H16).
 //
+// Pre-written WAL space (wal_prewrite_bytes > 0): RocksDB's WAL files (named
+// *.log) are opened with AppendOptions::prewrite_bytes, so a WAL sync
+// overwrites zeros already on disk instead of growing the file. RocksDB's
+// WAL reader takes zero-filled blocks as padding, so a WAL that a crash left
+// with a zero tail replays like one without (docs/durable-shards.md
+// "Pre-written WAL space").
+//
 // Not supported (RocksDB treats them as optional): RandomRWFile, memory-mapped
 // reads/writes, file truncation, links, modification times (reported as 0),
 // direct I/O. Paths should be absolute; GetAbsolutePath returns them as given.
@@ -42,7 +49,8 @@ namespace shoal::env {
 class RocksFileSystem final : public rocksdb::FileSystem {
  public:
   // `disk` must outlive this file system and every file opened through it.
-  explicit RocksFileSystem(Disk* disk) : disk_(disk) {}
+  explicit RocksFileSystem(Disk* disk, uint64_t wal_prewrite_bytes = 0)
+      : disk_(disk), wal_prewrite_bytes_(wal_prewrite_bytes) {}
 
   static const char* kClassName() { return "ShoalDiskFileSystem"; }
   const char* Name() const override { return kClassName(); }
@@ -99,11 +107,17 @@ class RocksFileSystem final : public rocksdb::FileSystem {
 
  private:
   Disk* const disk_;
+  const uint64_t wal_prewrite_bytes_;
 };
 
 // An Env for DBOptions::env: RocksFileSystem over `disk` for files, RocksDB's
 // default Env for threads and time. Keeps the file system alive.
-std::unique_ptr<rocksdb::Env> new_rocks_env(Disk* disk);
+std::unique_ptr<rocksdb::Env> new_rocks_env(Disk* disk, uint64_t wal_prewrite_bytes = 0);
+
+// The server's Env with pre-written WAL space: RocksDB's default file system,
+// except that WAL files are written through PosixDisk with
+// wal_prewrite_bytes (> 0) of zeros kept ahead of their data.
+std::unique_ptr<rocksdb::Env> new_default_env_with_prewritten_wal(uint64_t wal_prewrite_bytes);
 
 // Maps a Shoal Status to RocksDB's (NotFound stays NotFound, the rest IOError).
 rocksdb::IOStatus to_io_status(const Status& s);

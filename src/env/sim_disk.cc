@@ -43,17 +43,35 @@ class SimDisk::ReadHandle final : public ReadableFile {
 class SimDisk::WriteHandle final : public WritableFile {
  public:
   WriteHandle(SimDisk* disk, std::shared_ptr<Inode> inode, uint64_t generation, std::string path,
-              uint64_t size)
+              uint64_t size, uint64_t prewrite_bytes)
       : disk_(disk),
         inode_(std::move(inode)),
         generation_(generation),
         path_(std::move(path)),
-        size_(size) {}
+        size_(size),
+        on_disk_(size),
+        prewrite_(prewrite_bytes) {}
   Status append(std::string_view data) override {
     if (closed_) return Status::io_error("append " + path_ + ": file is closed");
-    Status s = disk_->append(*inode_, generation_, data);
-    if (s.is_ok()) size_ += data.size();
-    return s;
+    if (prewrite_ == 0) {
+      Status s = disk_->append(*inode_, generation_, data);
+      if (s.is_ok()) size_ += data.size();
+      return s;
+    }
+    // As PosixDisk: over the zeros at size_, then zeros up to prewrite_
+    // past the data once fewer than half of that are left.
+    Status s = disk_->write(*inode_, generation_, size_, data);
+    if (!s.is_ok()) return s;
+    size_ += data.size();
+    on_disk_ = std::max(on_disk_, size_);
+    if (on_disk_ - size_ < prewrite_ / 2) {
+      const uint64_t target = size_ + prewrite_;
+      if (disk_->write(*inode_, generation_, on_disk_, std::string(target - on_disk_, '\0'))
+              .is_ok()) {
+        on_disk_ = target;
+      }
+    }
+    return Status::ok();
   }
   Status sync() override {
     if (closed_) return Status::io_error("sync " + path_ + ": file is closed");
@@ -62,6 +80,7 @@ class SimDisk::WriteHandle final : public WritableFile {
   Status close() override {
     if (closed_) return Status::io_error("close " + path_ + ": file is closed");
     closed_ = true;
+    if (on_disk_ > size_) disk_->cut_to(*inode_, generation_, size_);
     return Status::ok();
   }
   uint64_t size() const override { return size_; }
@@ -72,6 +91,8 @@ class SimDisk::WriteHandle final : public WritableFile {
   const uint64_t generation_;
   const std::string path_;
   uint64_t size_;
+  uint64_t on_disk_;  // with pre-written space: the data and the zeros after it
+  const uint64_t prewrite_;
   bool closed_ = false;
 };
 
@@ -117,14 +138,17 @@ Result<std::unique_ptr<WritableFile>> SimDisk::open_append(const std::string& ra
     if (!dir_exists(parent_dir(path))) return Status::not_found("open " + path + ": no parent");
     it = files_.emplace(path, std::make_shared<Inode>()).first;
   }
+  if (options.prewrite_bytes > 0 && !options.truncate) {
+    return Status::invalid_argument("open " + path + ": prewrite_bytes requires truncate");
+  }
   Inode& inode = *it->second;
   if (options.truncate && !inode.data.empty()) {
     inode.data.clear();
-    inode.dirty_from = 0;
+    inode.dirty_from = inode.dirty_to = 0;
     inode.truncated = !inode.durable.empty();
   }
-  return std::unique_ptr<WritableFile>(
-      new WriteHandle(this, it->second, generation_, path, inode.data.size()));
+  return std::unique_ptr<WritableFile>(new WriteHandle(this, it->second, generation_, path,
+                                                       inode.data.size(), options.prewrite_bytes));
 }
 
 Result<size_t> SimDisk::read(const Inode& inode, uint64_t generation, uint64_t offset,
@@ -149,27 +173,61 @@ Result<uint64_t> SimDisk::size_of(const Inode& inode, uint64_t generation) const
   return static_cast<uint64_t>(inode.data.size());
 }
 
+Status SimDisk::write(Inode& inode, uint64_t generation, uint64_t offset, std::string_view data) {
+  std::lock_guard lock(mu_);
+  if (Status s = check_alive(generation); !s.is_ok()) return s;
+  return write_locked(inode, offset, data);
+}
+
 Status SimDisk::append(Inode& inode, uint64_t generation, std::string_view data) {
   std::lock_guard lock(mu_);
   if (Status s = check_alive(generation); !s.is_ok()) return s;
+  return write_locked(inode, inode.data.size(), data);
+}
+
+Status SimDisk::write_locked(Inode& inode, uint64_t offset, std::string_view data) {
+  SHOAL_ASSERT(offset <= inode.data.size());
+  const uint64_t end = offset + data.size();
+  const uint64_t growth = end > inode.data.size() ? end - inode.data.size() : 0;
   if (space_left_) {
-    if (data.size() > *space_left_) return Status::io_error("append: no space left on device");
-    *space_left_ -= data.size();
+    if (growth > *space_left_) return Status::io_error("write: no space left on device");
+    *space_left_ -= growth;
   }
-  inode.data.append(data);
+  if (growth > 0) inode.data.resize(end);
+  inode.data.replace(offset, data.size(), data);
+  if (inode.dirty_from == inode.dirty_to) {
+    inode.dirty_from = offset;
+    inode.dirty_to = end;
+  } else {
+    inode.dirty_from = std::min(inode.dirty_from, offset);
+    inode.dirty_to = std::max(inode.dirty_to, end);
+  }
   stats_.bytes_written += data.size();
   return Status::ok();
+}
+
+// Close of a file with pre-written space: its zeros are cut off, in the page
+// cache only (as an ftruncate not followed by a sync).
+void SimDisk::cut_to(Inode& inode, uint64_t generation, uint64_t size) {
+  std::lock_guard lock(mu_);
+  if (!check_alive(generation).is_ok() || size >= inode.data.size()) return;
+  inode.data.resize(size);
+  inode.dirty_to = std::min(inode.dirty_to, size);
+  inode.dirty_from = std::min(inode.dirty_from, inode.dirty_to);
 }
 
 // Copies the dirty bytes [dirty_from, end) to durable storage. A gap between
 // the durable end and dirty_from (bytes dropped by a failed sync) reads as
 // zeros, as a hole in a real file would.
 void SimDisk::write_back(Inode& inode, uint64_t end) {
-  SHOAL_ASSERT(end >= inode.dirty_from && end <= inode.data.size());
+  SHOAL_ASSERT(end >= inode.dirty_from && end <= inode.dirty_to);
   if (inode.durable.size() < end) inode.durable.resize(end, '\0');
   inode.durable.replace(inode.dirty_from, end - inode.dirty_from,
                         inode.data.substr(inode.dirty_from, end - inode.dirty_from));
 }
+
+// After a sync or a crash: nothing is dirty.
+void SimDisk::mark_clean(Inode& inode) { inode.dirty_from = inode.dirty_to = inode.data.size(); }
 
 bool SimDisk::should_fail_sync(const std::string& path) {
   for (auto it = failing_sync_prefixes_.begin(); it != failing_sync_prefixes_.end(); ++it) {
@@ -187,15 +245,17 @@ Status SimDisk::sync(Inode& inode, uint64_t generation, const std::string& path)
   if (should_fail_sync(path)) {
     // Part of the dirty bytes reached the disk; all are now marked clean.
     if (!inode.truncated) {
-      write_back(inode, inode.dirty_from + rng_.uniform(inode.data.size() - inode.dirty_from + 1));
+      write_back(inode, inode.dirty_from + rng_.uniform(inode.dirty_to - inode.dirty_from + 1));
     }
-    inode.dirty_from = inode.data.size();
+    mark_clean(inode);
     stats_.failed_syncs++;
     return Status::io_error("fdatasync " + path + ": injected I/O error");
   }
   if (inode.truncated) inode.durable.resize(inode.data.size());
-  write_back(inode, inode.data.size());
-  inode.dirty_from = inode.data.size();
+  // fdatasync persists the size too: bytes a failed sync dropped read as zeros.
+  if (inode.durable.size() < inode.data.size()) inode.durable.resize(inode.data.size(), '\0');
+  write_back(inode, inode.dirty_to);
+  mark_clean(inode);
   inode.truncated = false;
   stats_.file_syncs++;
   return Status::ok();

@@ -24,6 +24,9 @@
 //    checksum must catch at every read).
 //  * enospc_after_bytes(n): appends fail with IoError ("no space left on
 //    device", nothing written) once n more bytes have been appended.
+//  * Pre-written space (AppendOptions::prewrite_bytes) writes its zeros
+//    through the same page cache: they are lost, torn or synced like data,
+//    and a crash may leave a torn overwrite followed by zeros.
 //
 // Thread-safe: one mutex guards all state (RocksDB calls from background
 // threads). Handles must not outlive the SimDisk.
@@ -99,14 +102,17 @@ class SimDisk final : public Disk {
   Result<std::string> durable_contents(const std::string& path) const;
 
  private:
-  // One file's bytes. Invariant: bytes [0, dirty_from) of `data` are clean
-  // (on disk, or dropped by a failed sync); bytes [dirty_from, data.size())
-  // are dirty. Unless `truncated`, durable.size() <= dirty_from: dirty bytes
-  // were only ever appended.
+  // One file's bytes. Invariant: dirty_from <= dirty_to <= data.size();
+  // bytes [dirty_from, dirty_to) of `data` are dirty (written since the last
+  // sync), the rest clean (on disk, or dropped by a failed sync). Dirty bytes
+  // are appended, or overwrite pre-written zeros
+  // (AppendOptions::prewrite_bytes): durable may extend past dirty_from, and
+  // a crash lays the surviving dirty prefix over it.
   struct Inode {
     std::string data;     // the page cache: what reads see
     std::string durable;  // what survives a crash
     uint64_t dirty_from = 0;
+    uint64_t dirty_to = 0;
     bool truncated = false;  // truncated since the last sync: durable is the old file
   };
   class ReadHandle;
@@ -120,7 +126,14 @@ class SimDisk final : public Disk {
   Result<size_t> read(const Inode& inode, uint64_t generation, uint64_t offset,
                       std::span<char> dst);
   Result<uint64_t> size_of(const Inode& inode, uint64_t generation) const;
+  // Writes `data` at `offset` (at most the file's size: an append when
+  // equal). Only bytes that grow the file count against enospc_after_bytes.
+  Status write(Inode& inode, uint64_t generation, uint64_t offset, std::string_view data);
+  // As write() at the end of the file.
   Status append(Inode& inode, uint64_t generation, std::string_view data);
+  // Cuts the page cache's copy to `size` bytes (a close of a file with
+  // pre-written space; not durable).
+  void cut_to(Inode& inode, uint64_t generation, uint64_t size);
   Status sync(Inode& inode, uint64_t generation, const std::string& path);
   void unlock(const std::string& path, uint64_t token);
 
@@ -129,10 +142,12 @@ class SimDisk final : public Disk {
 
   // Helpers; mu_ held.
   Status check_alive(uint64_t generation) const;
+  Status write_locked(Inode& inode, uint64_t offset, std::string_view data);
   bool dir_exists(const std::string& dir) const;
   bool should_fail_sync(const std::string& path);
   bool chance(double p);
   void write_back(Inode& inode, uint64_t end);
+  static void mark_clean(Inode& inode);
   void crash_file(Inode& inode, CrashMode mode);
   void revert_namespace();
 

@@ -196,7 +196,7 @@ void SimDisk::revert_namespace() {
 }
 
 void SimDisk::crash_file(Inode& inode, CrashMode mode) {
-  const uint64_t dirty = inode.data.size() - inode.dirty_from;
+  const uint64_t dirty = inode.dirty_to - inode.dirty_from;
   if (mode != CrashMode::kLoseUnsynced && !inode.truncated && dirty > 0) {
     uint64_t keep = rng_.uniform(dirty + 1);
     write_back(inode, inode.dirty_from + keep);
@@ -208,7 +208,7 @@ void SimDisk::crash_file(Inode& inode, CrashMode mode) {
     }
   }
   inode.data = inode.durable;
-  inode.dirty_from = inode.data.size();
+  mark_clean(inode);
   inode.truncated = false;
 }
 

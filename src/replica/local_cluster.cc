@@ -78,6 +78,7 @@ Status LocalCluster::open_store(NodeId id) {
   o.block_cache_bytes = 8 << 20;
   o.background_jobs = 1;
   o.manual_wal_flush = options_.manual_wal_flush;
+  o.wal_prewrite_bytes = options_.wal_prewrite_bytes;
   auto s = RocksLogStore::open(o, options_.fsync, *clock_);
   if (!s.is_ok()) return s.status();
   n.rocks = std::move(s).value();

@@ -105,6 +105,9 @@ struct LocalClusterOptions {
   // kRocks: RocksDbOptions::manual_wal_flush (the server's mode with its
   // pipelined sync): WAL records wait in RocksDB's buffer until a sync.
   bool manual_wal_flush = false;
+  // kRocks: RocksDbOptions::wal_prewrite_bytes (the server's mode with fsync
+  // always). With rocks_envs, their Envs must carry the same setting.
+  uint64_t wal_prewrite_bytes = 0;
   ReplicaOptions replica;  // raft.id and raft.seed are set per node by the host
   // Not owned. nullptr: an owned FakeClock, advanced by tick_ms per tick().
   env::Clock* clock = nullptr;

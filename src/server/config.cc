@@ -75,6 +75,11 @@ Result<Config> parse_config(int argc, char** argv, bool* exit_now) {
                  "(a smaller one serializes on the raft loop in ~0.25 us per key, cheaper than "
                  "the child's copy-on-write faults)")
       ->capture_default_str();
+  app.add_option("--wal-prewrite-bytes", c.wal_prewrite_bytes,
+                 "With --fsync always: keep this many bytes of zeros written ahead of the "
+                 "WAL's data, so that each sync overwrites blocks already on disk instead of "
+                 "growing the file (the file system then has no new size to journal). 0: off")
+      ->capture_default_str();
   app.add_option("--snapshot-min-log-bytes", c.snapshot_min_log_bytes,
                  "Memory engine: serialize and store a snapshot (and drop the stored Raft log) "
                  "only once the log since the last one holds this many bytes, or as many as "

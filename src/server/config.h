@@ -35,6 +35,9 @@ struct Config {
   // and is refused unless accept_data_loss is set (H10).
   std::string fsync = "always";
   bool accept_data_loss = false;
+  // fsync always: zeros kept written ahead of the WAL's data, so that a sync
+  // overwrites blocks instead of growing the file (0: off).
+  uint64_t wal_prewrite_bytes = uint64_t{1} << 20;
   uint64_t compact_after_writes = 10000;  // snapshot + log compaction threshold
   bool snapshot_in_child = true;          // memory engine: serialize compaction snapshots in a fork
   uint64_t snapshot_in_child_min_keys = 200000;  // ... from this many keys on

@@ -72,6 +72,7 @@ Status KeyspaceService::start() {
   db.path = (std::filesystem::path(config_.data_dir) / "raft").string();
   // With the pipelined sync every acknowledged write waits for sync_wal().
   db.manual_wal_flush = policy_of(config_.fsync) == storage::FsyncPolicy::kAlways;
+  if (db.manual_wal_flush) db.wal_prewrite_bytes = config_.wal_prewrite_bytes;
   auto store = replica::RocksLogStore::open(db, policy_of(config_.fsync), clock_);
   if (!store.is_ok()) return store.status();
   store_ = std::move(store).value();

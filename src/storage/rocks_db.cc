@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/assert.h"
+#include "env/rocksdb_fs.h"
 
 namespace shoal::storage {
 namespace {
@@ -91,7 +92,11 @@ Result<std::unique_ptr<RocksDb>> RocksDb::open(const RocksDbOptions& o) {
   rocksdb::DBOptions db_opts;
   db_opts.create_if_missing = true;
   db_opts.create_missing_column_families = true;
-  db_opts.env = o.env != nullptr ? o.env : rocksdb::Env::Default();
+  std::unique_ptr<rocksdb::Env> owned_env;
+  if (o.env == nullptr && o.wal_prewrite_bytes > 0) {
+    owned_env = env::new_default_env_with_prewritten_wal(o.wal_prewrite_bytes);
+  }
+  db_opts.env = o.env != nullptr ? o.env : owned_env ? owned_env.get() : rocksdb::Env::Default();
   db_opts.max_background_jobs = o.background_jobs;
   db_opts.manual_wal_flush = o.manual_wal_flush;
   auto cache = rocksdb::NewLRUCache(o.block_cache_bytes);
@@ -125,6 +130,7 @@ Result<std::unique_ptr<RocksDb>> RocksDb::open(const RocksDbOptions& o) {
   Status s = from_rocks(rs, "open " + o.path);
   if (!s.is_ok()) return s;
   std::unique_ptr<RocksDb> out(new RocksDb());
+  out->owned_env_ = std::move(owned_env);
   out->db_.reset(raw);
   out->manual_wal_flush_ = o.manual_wal_flush;
   SHOAL_ASSERT(handles.size() == 4);

@@ -41,6 +41,14 @@ struct RocksDbOptions {
   // loses what is still in the buffer (never acknowledged), where without it
   // the page cache would have kept it.
   bool manual_wal_flush = false;
+  // Pre-written WAL space (env::AppendOptions::prewrite_bytes; 0 = off): a
+  // WAL sync overwrites zeros already on disk instead of growing the file,
+  // so the file system need not journal a new size per sync. For fsync
+  // always, where every write waits for a sync. With env == nullptr, open()
+  // builds its own Env (RocksDB's default, the WAL through env::PosixDisk);
+  // a caller's env must have been built with the same setting
+  // (env::new_rocks_env(disk, wal_prewrite_bytes)).
+  uint64_t wal_prewrite_bytes = 0;
 };
 
 class RocksDb {
@@ -62,6 +70,7 @@ class RocksDb {
 
  private:
   RocksDb() = default;
+  std::unique_ptr<rocksdb::Env> owned_env_;  // before db_: outlives it
   std::unique_ptr<rocksdb::DB> db_;
   bool manual_wal_flush_ = false;
   rocksdb::ColumnFamilyHandle* data_ = nullptr;

@@ -45,8 +45,8 @@ struct Args {
   int read_window = 1024;  // verification reads in flight
   uint64_t compact_after = 2000;
   uint64_t snapshot_min_log_bytes = 0;  // memory-only compactions below this much log
-  bool durable_engine = false;  // data in RocksDB (RocksEngine) instead of memory
-  bool pipelined = false;       // the server's pipelined sync and manual WAL flush
+  bool durable_engine = false;          // data in RocksDB (RocksEngine) instead of memory
+  bool pipelined = false;               // the server's pipelined sync and manual WAL flush
 };
 
 // One line to stdout with a single write(2): no stdio buffer to lose at a kill.
@@ -236,6 +236,8 @@ int run(const Args& args) {
   o.host.defer_sync = args.pipelined;
   o.sync_threads = args.pipelined;
   o.manual_wal_flush = args.pipelined;
+  // The server's pre-written WAL space (--wal-prewrite-bytes' default).
+  o.wal_prewrite_bytes = args.pipelined ? uint64_t{1} << 20 : 0;
   // Only the very first run creates the group: a later run that found no
   // state must not pass for a new, empty cluster (H11).
   o.bootstrap = fresh;
