@@ -100,7 +100,8 @@ struct AppendOptions {
   //    zeros. Only for files whose readers take a zero tail as the end
   //    (RocksDB's WAL reader skips zero-filled blocks).
   //  * The zeros are an optimization: if writing them fails (no space),
-  //    append() still appends; only its own bytes can fail it.
+  //    append() still appends, and writes no more zeros to that file; only
+  //    its own bytes can fail it.
   uint64_t prewrite_bytes = 0;
 };
 
@@ -116,6 +117,9 @@ class Disk {
   virtual Status rename(const std::string& from, const std::string& to) = 0;
   // Removes a file (not a directory).
   virtual Status remove(const std::string& path) = 0;
+  // Cuts a file to its first `size` bytes (no more than it has) and syncs it:
+  // durable on return. Not for a file open for writing.
+  virtual Status truncate(const std::string& path, uint64_t size) = 0;
   // Creates a directory; OK if it already exists as a directory. The parent
   // must exist. Durable once the parent is synced.
   virtual Status create_dir(const std::string& path) = 0;

@@ -131,14 +131,19 @@ class PosixWritableFile final : public WritableFile {
     size_ += written;
     on_disk_ = std::max(on_disk_, size_);
     if (!s.is_ok()) return s;
-    if (on_disk_ - size_ < prewrite_ / 2) {
+    if (!zeros_failed_ && on_disk_ - size_ < prewrite_ / 2) {
       static const std::string kZeros(64 << 10, '\0');
       const uint64_t target = size_ + prewrite_;
       while (on_disk_ < target) {
         std::string_view chunk(kZeros.data(), std::min<uint64_t>(kZeros.size(), target - on_disk_));
         Status z = pwrite_all(fd_, path_, chunk, on_disk_, written);
         on_disk_ += written;
-        if (!z.is_ok()) break;  // no space for zeros: appends grow the file again
+        if (!z.is_ok()) {
+          // No space (or an I/O error) for zeros: this file's appends grow
+          // it from here on, and leave what space is left to them.
+          zeros_failed_ = true;
+          break;
+        }
       }
     }
     return Status::ok();
@@ -149,6 +154,7 @@ class PosixWritableFile final : public WritableFile {
   uint64_t size_;     // the data
   uint64_t on_disk_;  // the data and the zeros written after it
   const uint64_t prewrite_;
+  bool zeros_failed_ = false;
 };
 
 class PosixFileLock final : public FileLock {
@@ -205,6 +211,24 @@ Status PosixDisk::rename(const std::string& from, const std::string& to) {
 Status PosixDisk::remove(const std::string& path) {
   if (::unlink(path.c_str()) != 0) return errno_status("unlink", path, errno);
   return Status::ok();
+}
+
+Status PosixDisk::truncate(const std::string& path, uint64_t size) {
+  int fd = retry_eintr([&] { return ::open(path.c_str(), O_WRONLY | O_CLOEXEC); });
+  if (fd < 0) return errno_status("open", path, errno);
+  struct stat st;
+  Status s;
+  if (::fstat(fd, &st) != 0) {
+    s = errno_status("fstat", path, errno);
+  } else if (static_cast<uint64_t>(st.st_size) < size) {
+    s = Status::invalid_argument("truncate " + path + ": the file is shorter");
+  } else if (retry_eintr([&] { return ::ftruncate(fd, static_cast<off_t>(size)); }) != 0) {
+    s = errno_status("ftruncate", path, errno);
+  } else if (retry_eintr([&] { return ::fdatasync(fd); }) != 0) {
+    s = errno_status("fdatasync", path, errno);
+  }
+  Status closed = close_fd(fd, path);
+  return s.is_ok() ? closed : s;
 }
 
 Status PosixDisk::create_dir(const std::string& path) {

@@ -21,6 +21,7 @@ class PosixDisk final : public Disk {
                                                     AppendOptions options) override;
   Status rename(const std::string& from, const std::string& to) override;
   Status remove(const std::string& path) override;
+  Status truncate(const std::string& path, uint64_t size) override;
   Status create_dir(const std::string& path) override;
   Status remove_dir(const std::string& path) override;
   Status sync_dir(const std::string& path) override;

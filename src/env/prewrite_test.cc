@@ -115,6 +115,30 @@ TEST(PrewriteTest, SimDiskCrashLeavesSyncedDataThenATornOverwriteThenZeros) {
   EXPECT_TRUE(saw_none && saw_part && saw_all && saw_garbage);
 }
 
+// kUnorderedOverwrites: the pages of an unsynced overwrite survive each on
+// its own, so a later page can survive over an earlier one's zeros (a hole).
+TEST(PrewriteTest, SimDiskUnorderedOverwritesCanLeaveAHole) {
+  bool saw_hole = false, saw_all = false;
+  for (uint64_t seed = 0; seed < 32; ++seed) {
+    SimDisk disk(seed);
+    auto file = open_prewritten(disk);
+    ASSERT_NE(file, nullptr);
+    ASSERT_TRUE(file->append("synced|").is_ok());
+    ASSERT_TRUE(file->sync().is_ok());
+    const std::string written(6000, 'x');  // over the zeros of pages 0 and 1
+    ASSERT_TRUE(file->append(written).is_ok());
+    disk.crash(CrashMode::kUnorderedOverwrites);
+    const std::string got = contents(disk, "/d/wal.log");
+    ASSERT_EQ(got.substr(0, 7), "synced|");
+    const bool page0 = got[7] == 'x', page1 = got[4096] == 'x';
+    // Each page is all or nothing.
+    ASSERT_EQ(got.substr(7, 4096 - 7), page0 ? written.substr(0, 4089) : std::string(4089, '\0'));
+    saw_hole |= !page0 && page1;
+    saw_all |= page0 && page1;
+  }
+  EXPECT_TRUE(saw_hole && saw_all);
+}
+
 TEST(PrewriteTest, SimDiskCrashLosesAnUnsyncedOverwrite) {
   SimDisk disk(1);
   auto file = open_prewritten(disk);
@@ -139,6 +163,32 @@ TEST(PrewriteTest, SimDiskWithoutSpaceForZerosStillAppends) {
   EXPECT_FALSE(file->append("c").is_ok()) << "no space left";
   EXPECT_EQ(file->size(), 100u);
   EXPECT_EQ(contents(disk, "/d/wal.log"), std::string(60, 'a') + std::string(40, 'b'));
+}
+
+// Disk::truncate, which cuts pre-written zeros off a WAL after a crash
+// (storage/wal_tail.h): durable on return, never a way to grow a file.
+void check_truncate(Disk& disk, const std::string& path) {
+  ASSERT_TRUE(write_file_atomically(disk, path, "abcdef").is_ok());
+  ASSERT_TRUE(disk.truncate(path, 3).is_ok());
+  EXPECT_EQ(contents(disk, path), "abc");
+  EXPECT_EQ(disk.truncate(path, 4).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(disk.truncate(path + ".missing", 0).code(), StatusCode::kNotFound);
+}
+
+TEST(PrewriteTest, PosixDiskTruncate) {
+  char tmpl[] = "/tmp/shoal-truncate-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  check_truncate(PosixDisk::instance(), std::string(tmpl) + "/f");
+  std::filesystem::remove_all(tmpl);
+}
+
+TEST(PrewriteTest, SimDiskTruncateIsDurable) {
+  SimDisk disk(5);
+  ASSERT_TRUE(disk.create_dir("/d").is_ok());
+  ASSERT_TRUE(disk.sync_dir("/").is_ok());
+  check_truncate(disk, "/d/f");
+  disk.crash(CrashMode::kTornTail);
+  EXPECT_EQ(contents(disk, "/d/f"), "abc");
 }
 
 }  // namespace

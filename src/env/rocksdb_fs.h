@@ -24,9 +24,9 @@
 // Pre-written WAL space (wal_prewrite_bytes > 0): RocksDB's WAL files (named
 // *.log) are opened with AppendOptions::prewrite_bytes, so a WAL sync
 // overwrites zeros already on disk instead of growing the file. RocksDB's
-// WAL reader takes zero-filled blocks as padding, so a WAL that a crash left
-// with a zero tail replays like one without (docs/durable-shards.md
-// "Pre-written WAL space").
+// WAL reader would skip zero-filled blocks, even a hole a power loss left in
+// the middle of a sync: storage::RocksDb::open cuts the zeros off first
+// (storage/wal_tail.h, docs/durable-shards.md "Pre-written WAL space").
 //
 // Not supported (RocksDB treats them as optional): RandomRWFile, memory-mapped
 // reads/writes, file truncation, links, modification times (reported as 0),
@@ -49,10 +49,16 @@ namespace shoal::env {
 class RocksFileSystem final : public rocksdb::FileSystem {
  public:
   // `disk` must outlive this file system and every file opened through it.
+  // wal_prewrite_bytes is rounded up to whole 32 KiB blocks (RocksDB's log
+  // block): the zeros then end where a record could, never 1-6 bytes into a
+  // block, which RocksDB's reader would take for a truncated header.
   explicit RocksFileSystem(Disk* disk, uint64_t wal_prewrite_bytes = 0)
-      : disk_(disk), wal_prewrite_bytes_(wal_prewrite_bytes) {}
+      : disk_(disk),
+        wal_prewrite_bytes_((wal_prewrite_bytes + kLogBlock - 1) / kLogBlock * kLogBlock) {}
+  static constexpr uint64_t kLogBlock = 32 << 10;
 
   static const char* kClassName() { return "ShoalDiskFileSystem"; }
+  Disk* disk() const { return disk_; }
   const char* Name() const override { return kClassName(); }
 
   using IOStatus = rocksdb::IOStatus;

@@ -148,6 +148,9 @@ TEST(RocksOnPosixDiskWithPrewrittenWal, SigkilledWriterReplaysUnderStrictRecover
   pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
+    // Forked beside RocksDB threads of earlier tests: should anything hang,
+    // SIGALRM ends the child and the parent's check below fails.
+    ::alarm(60);
     auto env = new_default_env_with_prewritten_wal(kPrewrite);
     std::unique_ptr<rocksdb::DB> db;
     if (!open_db(env.get(), dir, db).ok()) ::_exit(2);

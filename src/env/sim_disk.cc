@@ -64,11 +64,13 @@ class SimDisk::WriteHandle final : public WritableFile {
     if (!s.is_ok()) return s;
     size_ += data.size();
     on_disk_ = std::max(on_disk_, size_);
-    if (on_disk_ - size_ < prewrite_ / 2) {
+    if (!zeros_failed_ && on_disk_ - size_ < prewrite_ / 2) {
       const uint64_t target = size_ + prewrite_;
       if (disk_->write(*inode_, generation_, on_disk_, std::string(target - on_disk_, '\0'))
               .is_ok()) {
         on_disk_ = target;
+      } else {
+        zeros_failed_ = true;
       }
     }
     return Status::ok();
@@ -93,6 +95,7 @@ class SimDisk::WriteHandle final : public WritableFile {
   uint64_t size_;
   uint64_t on_disk_;  // with pre-written space: the data and the zeros after it
   const uint64_t prewrite_;
+  bool zeros_failed_ = false;
   bool closed_ = false;
 };
 
@@ -203,6 +206,31 @@ Status SimDisk::write_locked(Inode& inode, uint64_t offset, std::string_view dat
     inode.dirty_to = std::max(inode.dirty_to, end);
   }
   stats_.bytes_written += data.size();
+  return Status::ok();
+}
+
+Status SimDisk::truncate(const std::string& raw, uint64_t size) {
+  const std::string path = normalize(raw);
+  std::lock_guard lock(mu_);
+  if (Status s = check_alive(generation_); !s.is_ok()) return s;
+  auto it = files_.find(path);
+  if (it == files_.end()) return Status::not_found("truncate " + path + ": no such file");
+  Inode& inode = *it->second;
+  if (inode.data.size() < size) {
+    return Status::invalid_argument("truncate " + path + ": the file is shorter");
+  }
+  // A sync of the cut file: its dirty bytes below the cut, and its size.
+  // (Sync failures are not injected here.)
+  inode.data.resize(size);
+  inode.dirty_to = std::min(inode.dirty_to, size);
+  inode.dirty_from = std::min(inode.dirty_from, inode.dirty_to);
+  if (inode.truncated) inode.durable.clear();
+  if (inode.durable.size() < size) inode.durable.resize(size, '\0');
+  write_back(inode, inode.dirty_to);
+  inode.durable.resize(size);
+  mark_clean(inode);
+  inode.truncated = false;
+  stats_.file_syncs++;
   return Status::ok();
 }
 

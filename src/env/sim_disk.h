@@ -22,8 +22,9 @@
 //  * flip_bit_on_read corrupts the bytes RETURNED by a read, never the stored
 //    ones: rereading may return the right bytes (a flaky bus or cache, which a
 //    checksum must catch at every read).
-//  * enospc_after_bytes(n): appends fail with IoError ("no space left on
-//    device", nothing written) once n more bytes have been appended.
+//  * enospc_after_bytes(n): writes fail with IoError ("no space left on
+//    device", nothing written) once they would grow files by more than n
+//    bytes in all (overwrites of pre-written zeros need no space).
 //  * Pre-written space (AppendOptions::prewrite_bytes) writes its zeros
 //    through the same page cache: they are lost, torn or synced like data,
 //    and a crash may leave a torn overwrite followed by zeros.
@@ -49,6 +50,11 @@ enum class CrashMode {
   kLoseUnsynced,     // every unsynced byte is lost
   kTornTail,         // a random prefix of each file's unsynced tail survives
   kTornTailGarbage,  // as kTornTail, and the last surviving bytes are random garbage
+  // As kTornTail for appended bytes; bytes that overwrote durable ones (the
+  // pre-written zeros of AppendOptions::prewrite_bytes) reach the disk page
+  // by page in no order: each 4 KiB page of them survives or not on its own,
+  // so an earlier page can read as zeros under a later one that survived.
+  kUnorderedOverwrites,
 };
 
 struct SimDiskStats {
@@ -72,6 +78,7 @@ class SimDisk final : public Disk {
                                                     AppendOptions options) override;
   Status rename(const std::string& from, const std::string& to) override;
   Status remove(const std::string& path) override;
+  Status truncate(const std::string& path, uint64_t size) override;
   Status create_dir(const std::string& path) override;
   Status remove_dir(const std::string& path) override;
   Status sync_dir(const std::string& path) override;

@@ -196,6 +196,21 @@ void SimDisk::revert_namespace() {
 }
 
 void SimDisk::crash_file(Inode& inode, CrashMode mode) {
+  if (mode == CrashMode::kUnorderedOverwrites && !inode.truncated) {
+    // Pages of the overwritten part, each on its own; then the appended part
+    // as kTornTail.
+    constexpr uint64_t kPage = 4096;
+    const uint64_t overwritten_to = std::min<uint64_t>(inode.dirty_to, inode.durable.size());
+    for (uint64_t page = inode.dirty_from / kPage * kPage; page < overwritten_to; page += kPage) {
+      const uint64_t from = std::max(page, inode.dirty_from);
+      const uint64_t to = std::min(page + kPage, overwritten_to);
+      if (rng_.uniform(2) == 0) {
+        inode.durable.replace(from, to - from, inode.data.substr(from, to - from));
+      }
+    }
+    inode.dirty_from = std::max(inode.dirty_from, overwritten_to);
+    mode = CrashMode::kTornTail;
+  }
   const uint64_t dirty = inode.dirty_to - inode.dirty_from;
   if (mode != CrashMode::kLoseUnsynced && !inode.truncated && dirty > 0) {
     uint64_t keep = rng_.uniform(dirty + 1);

@@ -289,6 +289,7 @@ class DirSyncFailingDisk final : public env::Disk {
   }
   Status rename(const std::string& a, const std::string& b) override { return d_.rename(a, b); }
   Status remove(const std::string& p) override { return d_.remove(p); }
+  Status truncate(const std::string& p, uint64_t n) override { return d_.truncate(p, n); }
   Status create_dir(const std::string& p) override { return d_.create_dir(p); }
   Status remove_dir(const std::string& p) override { return d_.remove_dir(p); }
   Status sync_dir(const std::string& p) override {

@@ -78,7 +78,9 @@ Result<Config> parse_config(int argc, char** argv, bool* exit_now) {
   app.add_option("--wal-prewrite-bytes", c.wal_prewrite_bytes,
                  "With --fsync always: keep this many bytes of zeros written ahead of the "
                  "WAL's data, so that each sync overwrites blocks already on disk instead of "
-                 "growing the file (the file system then has no new size to journal). 0: off")
+                 "growing the file (the file system then has no new size to journal); rounded "
+                 "up to whole 32 KiB blocks. 0: off")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{64} << 20))
       ->capture_default_str();
   app.add_option("--snapshot-min-log-bytes", c.snapshot_min_log_bytes,
                  "Memory engine: serialize and store a snapshot (and drop the stored Raft log) "

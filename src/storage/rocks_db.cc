@@ -10,7 +10,9 @@
 #include <vector>
 
 #include "base/assert.h"
+#include "env/posix_disk.h"
 #include "env/rocksdb_fs.h"
+#include "storage/wal_tail.h"
 
 namespace shoal::storage {
 namespace {
@@ -107,6 +109,19 @@ Result<std::unique_ptr<RocksDb>> RocksDb::open(const RocksDbOptions& o) {
       {"raft_log", log_cf_options(o, cache)},
       {"raft_state", cf_options(o, cache, /*compress=*/false)},
   };
+  // Pre-written WAL space leaves zeros at the end of a WAL that was not
+  // closed, and after a power loss possibly a hole: cut them off first
+  // (wal_tail.h). Always, not only with wal_prewrite_bytes: the last run may
+  // have had it on.
+  env::Disk* disk = &env::PosixDisk::instance();
+  if (o.env != nullptr) {
+    if (auto* fs = dynamic_cast<env::RocksFileSystem*>(o.env->GetFileSystem().get())) {
+      disk = fs->disk();
+    }
+  }
+  auto cut = cut_wal_zero_tails(*disk, o.path);
+  if (!cut.is_ok()) return cut.status();
+
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   // WAL recovery. A torn tail after a power loss must be cut at the last
@@ -131,6 +146,7 @@ Result<std::unique_ptr<RocksDb>> RocksDb::open(const RocksDbOptions& o) {
   if (!s.is_ok()) return s;
   std::unique_ptr<RocksDb> out(new RocksDb());
   out->owned_env_ = std::move(owned_env);
+  out->wal_tail_cuts_ = cut.value();
   out->db_.reset(raw);
   out->manual_wal_flush_ = o.manual_wal_flush;
   SHOAL_ASSERT(handles.size() == 4);

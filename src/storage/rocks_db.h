@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "storage/wal_tail.h"
 
 namespace shoal::storage {
 
@@ -68,11 +69,16 @@ class RocksDb {
   // with manual_wal_flush. Safe while another thread writes.
   Status sync_wal();
 
+  // What open() cut off the WALs' ends before RocksDB replayed them
+  // (pre-written zeros, wal_tail.h).
+  WalTailCuts wal_tail_cuts() const { return wal_tail_cuts_; }
+
  private:
   RocksDb() = default;
   std::unique_ptr<rocksdb::Env> owned_env_;  // before db_: outlives it
   std::unique_ptr<rocksdb::DB> db_;
   bool manual_wal_flush_ = false;
+  WalTailCuts wal_tail_cuts_;
   rocksdb::ColumnFamilyHandle* data_ = nullptr;
   rocksdb::ColumnFamilyHandle* raft_log_ = nullptr;
   rocksdb::ColumnFamilyHandle* raft_state_ = nullptr;
