@@ -81,12 +81,21 @@ IOStatus RocksFileSystem::NewRandomAccessFile(const std::string& fname, const Fi
 IOStatus RocksFileSystem::NewWritableFile(const std::string& fname, const FileOptions& opts,
                                           std::unique_ptr<rocksdb::FSWritableFile>* result,
                                           IODebugContext*) {
+  const bool prewritten_wal = is_wal(fname) && wal_prewrite_bytes_ > 0;
   auto file = disk_->open_append(
       fname, AppendOptions{.create = true,
                            .truncate = true,
-                           .prewrite_bytes = is_wal(fname) ? wal_prewrite_bytes_ : 0});
+                           .prewrite_bytes = prewritten_wal ? wal_prewrite_bytes_ : 0});
   if (!file.is_ok()) return to_io_status(file.status());
-  *result = rocks_internal::writable_file(std::move(file).value(), opts);
+  if (!prewritten_wal) {
+    *result = rocks_internal::writable_file(std::move(file).value(), opts);
+    return IOStatus::OK();
+  }
+  auto wal = std::make_shared<rocks_internal::WalState>();
+  wal->file = std::move(file).value();
+  std::lock_guard lock(wal_mu_);
+  *result = rocks_internal::wal_file(wal, std::move(last_wal_), opts);
+  last_wal_ = wal;
   return IOStatus::OK();
 }
 

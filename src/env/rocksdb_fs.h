@@ -36,6 +36,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,9 @@
 #include "env/disk.h"
 
 namespace shoal::env {
+namespace rocks_internal {
+struct WalState;
+}
 
 class RocksFileSystem final : public rocksdb::FileSystem {
  public:
@@ -114,6 +118,10 @@ class RocksFileSystem final : public rocksdb::FileSystem {
  private:
   Disk* const disk_;
   const uint64_t wal_prewrite_bytes_;
+  std::mutex wal_mu_;
+  // The newest WAL with pre-written space: the next one syncs it before its
+  // first append (rocksdb_fs_files.h, WalState).
+  std::shared_ptr<rocks_internal::WalState> last_wal_;  // guarded by wal_mu_
 };
 
 // An Env for DBOptions::env: RocksFileSystem over `disk` for files, RocksDB's

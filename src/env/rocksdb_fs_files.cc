@@ -93,6 +93,56 @@ class WritableFile final : public rocksdb::FSWritableFile {
   const std::unique_ptr<env::WritableFile> file_;
 };
 
+// A WAL with pre-written space (rocksdb_fs_files.h, WalState): its first
+// append syncs its predecessor; Close syncs it (a closed WAL was synced by
+// RocksDB anyway: it closes only WALs it no longer needs), so that a
+// successor never has to sync a closed file.
+class WalFile final : public rocksdb::FSWritableFile {
+ public:
+  WalFile(std::shared_ptr<WalState> self, std::shared_ptr<WalState> predecessor,
+          const rocksdb::FileOptions& options)
+      : rocksdb::FSWritableFile(options),
+        self_(std::move(self)),
+        predecessor_(std::move(predecessor)) {}
+
+  using rocksdb::FSWritableFile::Append;
+  IOStatus Append(const Slice& data, const IOOptions&, IODebugContext*) override {
+    if (predecessor_) {
+      std::lock_guard lock(predecessor_->mu);
+      if (!predecessor_->closed) {
+        if (Status s = predecessor_->file->sync(); !s.is_ok()) return to_io_status(s);
+      }
+    }
+    predecessor_.reset();
+    std::lock_guard lock(self_->mu);
+    return to_io_status(self_->file->append(std::string_view(data.data(), data.size())));
+  }
+  IOStatus Close(const IOOptions&, IODebugContext*) override {
+    std::lock_guard lock(self_->mu);
+    if (self_->closed) return IOStatus::OK();
+    Status synced = self_->file->sync();
+    self_->closed = true;
+    Status closed = self_->file->close();
+    return to_io_status(synced.is_ok() ? closed : synced);
+  }
+  IOStatus Flush(const IOOptions&, IODebugContext*) override { return IOStatus::OK(); }
+  // Not under mu: a sync may run beside an append (env::WritableFile allows
+  // it, and RocksDB's SyncWAL relies on it).
+  IOStatus Sync(const IOOptions&, IODebugContext*) override { return sync(); }
+  IOStatus Fsync(const IOOptions&, IODebugContext*) override { return sync(); }
+  bool IsSyncThreadSafe() const override { return true; }
+  IOStatus Truncate(uint64_t, const IOOptions&, IODebugContext*) override {
+    return IOStatus::NotSupported("env::Disk files are append-only");
+  }
+  uint64_t GetFileSize(const IOOptions&, IODebugContext*) override { return self_->file->size(); }
+
+ private:
+  IOStatus sync() { return to_io_status(self_->file->sync()); }
+
+  const std::shared_ptr<WalState> self_;
+  std::shared_ptr<WalState> predecessor_;  // until the first append
+};
+
 class Directory final : public rocksdb::FSDirectory {
  public:
   Directory(Disk* disk, std::string path) : disk_(disk), path_(std::move(path)) {}
@@ -161,6 +211,12 @@ std::unique_ptr<rocksdb::FSRandomAccessFile> random_access_file(
 std::unique_ptr<rocksdb::FSWritableFile> writable_file(std::unique_ptr<env::WritableFile> file,
                                                        const rocksdb::FileOptions& options) {
   return std::make_unique<WritableFile>(std::move(file), options);
+}
+
+std::unique_ptr<rocksdb::FSWritableFile> wal_file(std::shared_ptr<WalState> self,
+                                                  std::shared_ptr<WalState> predecessor,
+                                                  const rocksdb::FileOptions& options) {
+  return std::make_unique<WalFile>(std::move(self), std::move(predecessor), options);
 }
 
 std::unique_ptr<rocksdb::FSDirectory> directory(Disk* disk, std::string path) {

@@ -138,6 +138,39 @@ TEST_F(RocksOnSimDiskWithPrewrittenWal, TornOverwriteThenZerosRecoversAPrefix) {
   EXPECT_GT(partial, 0);  // the tail really was torn
 }
 
+// At most one WAL holds unsynced bytes: a new WAL's first append syncs the
+// one before it, so a power loss cannot keep batches of the newer WAL and
+// lose the end of the older one (each file is then cut on its own).
+TEST(RocksFileSystemWithPrewrittenWal, ANewWalsFirstAppendSyncsThePreviousOne) {
+  SimDisk disk(3);
+  ASSERT_TRUE(disk.create_dir("/d").is_ok());
+  ASSERT_TRUE(disk.sync_dir("/").is_ok());
+  RocksFileSystem fs(&disk, kPrewrite);
+  rocksdb::FileOptions fo;
+  std::unique_ptr<rocksdb::FSWritableFile> first, second, log;
+  ASSERT_TRUE(fs.NewWritableFile("/d/000001.log", fo, &first, nullptr).ok());
+  ASSERT_TRUE(disk.sync_dir("/d").is_ok());
+  ASSERT_TRUE(first->Append("older", rocksdb::IOOptions(), nullptr).ok());
+  EXPECT_EQ(disk.durable_contents("/d/000001.log").value(), "") << "synced too early";
+  // Not a WAL: no sync of the WAL.
+  ASSERT_TRUE(fs.NewWritableFile("/d/MANIFEST-000003", fo, &log, nullptr).ok());
+  ASSERT_TRUE(log->Append("x", rocksdb::IOOptions(), nullptr).ok());
+  EXPECT_EQ(disk.durable_contents("/d/000001.log").value(), "");
+  ASSERT_TRUE(fs.NewWritableFile("/d/000004.log", fo, &second, nullptr).ok());
+  ASSERT_TRUE(disk.sync_dir("/d").is_ok());
+  EXPECT_EQ(disk.durable_contents("/d/000001.log").value(), "") << "synced before any write";
+  ASSERT_TRUE(second->Append("newer", rocksdb::IOOptions(), nullptr).ok());
+  const std::string durable = disk.durable_contents("/d/000001.log").value();
+  EXPECT_EQ(durable.substr(0, 5), "older") << "the older WAL was not synced first";
+  // Closing syncs too; a closed predecessor is not synced again.
+  ASSERT_TRUE(second->Close(rocksdb::IOOptions(), nullptr).ok());
+  ASSERT_TRUE(first->Close(rocksdb::IOOptions(), nullptr).ok());
+  std::unique_ptr<rocksdb::FSWritableFile> third;
+  ASSERT_TRUE(fs.NewWritableFile("/d/000005.log", fo, &third, nullptr).ok());
+  EXPECT_TRUE(third->Append("third", rocksdb::IOOptions(), nullptr).ok());
+  EXPECT_EQ(disk.durable_contents("/d/000004.log").value().substr(0, 5), "newer");
+}
+
 // The server's Env on the real disk: a process SIGKILLed right after its
 // synced writes leaves its WAL with a zero tail; all of them replay, strict.
 TEST(RocksOnPosixDiskWithPrewrittenWal, SigkilledWriterReplaysUnderStrictRecovery) {

@@ -113,14 +113,30 @@ Result<std::unique_ptr<RocksDb>> RocksDb::open(const RocksDbOptions& o) {
   // closed, and after a power loss possibly a hole: cut them off first
   // (wal_tail.h). Always, not only with wal_prewrite_bytes: the last run may
   // have had it on.
-  env::Disk* disk = &env::PosixDisk::instance();
-  if (o.env != nullptr) {
-    if (auto* fs = dynamic_cast<env::RocksFileSystem*>(o.env->GetFileSystem().get())) {
-      disk = fs->disk();
-    }
+  // Which disk: the real one under RocksDB's own file system, the env's
+  // under a RocksFileSystem; under any other env (unknown files) no walk.
+  env::Disk* disk = nullptr;
+  if (o.env == nullptr) {
+    disk = &env::PosixDisk::instance();
+  } else if (auto* fs = dynamic_cast<env::RocksFileSystem*>(o.env->GetFileSystem().get())) {
+    disk = fs->disk();
   }
-  auto cut = cut_wal_zero_tails(*disk, o.path);
-  if (!cut.is_ok()) return cut.status();
+  // The cut runs before RocksDB takes its LOCK: a lock of our own first, so
+  // that a second process started on a live directory cannot cut the WAL a
+  // running one is writing.
+  std::unique_ptr<env::FileLock> cut_lock;
+  Result<WalTailCuts> cut = WalTailCuts{};
+  if (disk != nullptr) {
+    // RocksDB would create it and RocksFileSystem sync its parent; here, as
+    // the one creating it, so does this (H16).
+    if (Status s = disk->create_dir(o.path); !s.is_ok()) return s;
+    if (Status s = disk->sync_dir(env::parent_dir(o.path)); !s.is_ok()) return s;
+    auto locked = disk->lock(o.path + "/SHOAL_LOCK");
+    if (!locked.is_ok()) return locked.status();
+    cut_lock = std::move(locked).value();
+    cut = cut_wal_zero_tails(*disk, o.path);
+    if (!cut.is_ok()) return cut.status();
+  }
 
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
@@ -147,6 +163,7 @@ Result<std::unique_ptr<RocksDb>> RocksDb::open(const RocksDbOptions& o) {
   std::unique_ptr<RocksDb> out(new RocksDb());
   out->owned_env_ = std::move(owned_env);
   out->wal_tail_cuts_ = cut.value();
+  out->cut_lock_ = std::move(cut_lock);
   out->db_.reset(raw);
   out->manual_wal_flush_ = o.manual_wal_flush;
   SHOAL_ASSERT(handles.size() == 4);

@@ -76,6 +76,7 @@ class RocksDb {
  private:
   RocksDb() = default;
   std::unique_ptr<rocksdb::Env> owned_env_;  // before db_: outlives it
+  std::unique_ptr<env::FileLock> cut_lock_;  // SHOAL_LOCK: held from before the WAL cut
   std::unique_ptr<rocksdb::DB> db_;
   bool manual_wal_flush_ = false;
   WalTailCuts wal_tail_cuts_;

@@ -12,13 +12,21 @@
 //
 // So before RocksDB opens the DB, each WAL is walked record by record in
 // RocksDB's log format (32 KiB blocks; records with a 7-byte header: masked
-// CRC32C, length, type) and, if the records end at a header of zeros, the
-// file is cut there: whatever follows was never synced (the bytes at the cut
-// were not durable, so no sync covering them, or anything written after
-// them, completed). A file the walk cannot vouch for - a CRC mismatch, an
-// unknown record type, a record past its block - is left as it is for
-// RocksDB's own recovery (storage::RocksDb::open: strict first, then a cut at
-// the last intact batch), exactly as without pre-written space.
+// CRC32C, length, type) and, if the records end where RocksDB would see
+// padding - a header of type 0 and length 0, whatever its CRC bytes, or a
+// remnant of fewer than 7 zeros at the end of the file - the file is cut
+// there: whatever follows was never synced (the bytes at the cut were not
+// durable, so no sync covering them, or anything written after them,
+// completed). A block whose walk stops early is read again until two reads
+// agree (transient flips on read), at most 5 times. A file the walk cannot vouch for - a CRC
+// mismatch, an unknown record type, a record past its block - is left as it is for RocksDB's own
+// recovery (storage::RocksDb::open: strict first, then a cut at the last
+// intact batch), exactly as without pre-written space.
+//
+// Across WALs: RocksFileSystem syncs a WAL before the first byte is written
+// to the next one (rocksdb_fs_files.h, WalState), so at most one WAL holds
+// bytes not yet synced, and cutting each file on its own leaves a prefix of
+// them all.
 #pragma once
 
 #include <cstdint>
@@ -30,9 +38,19 @@
 
 namespace shoal::storage {
 
-// Where the records of the WAL at `path` end at a header of zeros (the
-// offset of that header), or nullopt: they end at the end of the file, or at
-// a record the walk cannot validate.
+// What a walk of one WAL found.
+struct WalWalk {
+  // Every record up to a clean end (the end of the file, or a cut) was valid.
+  bool validated = false;
+  // Where to cut: at a header RocksDB takes for padding, at a remnant of
+  // zeros at the end, or at the start of a batch the file ends inside of.
+  std::optional<uint64_t> cut;
+  // The first batch's sequence number, and the one after the last batch's.
+  std::optional<uint64_t> first_sequence, next_sequence;
+};
+Result<WalWalk> walk_wal(env::Disk& disk, const std::string& path);
+
+// walk_wal's cut: nullopt if none, or if the walk could not validate a record.
 Result<std::optional<uint64_t>> wal_zero_header_offset(env::Disk& disk, const std::string& path);
 
 struct WalTailCuts {

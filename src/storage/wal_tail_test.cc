@@ -144,6 +144,69 @@ TEST_F(WalTailTest, AHoleIsCutWithEverythingAfterIt) {
   for (int i = 5; i < 16; ++i) EXPECT_FALSE(present(i)) << i << ": replayed past the hole";
 }
 
+// A hole that begins inside a header (its CRC bytes on a page that reached
+// the disk, its length and type on one that did not): RocksDB's rule is type
+// 0 and length 0, whatever the CRC bytes, and so is the cut's.
+TEST_F(WalTailTest, AHoleInsideAHeaderIsCut) {
+  ASSERT_NO_FATAL_FAILURE(open());
+  for (int i = 0; i < 16; ++i) ASSERT_NO_FATAL_FAILURE(put_synced(i));
+  power_cut();
+  ASSERT_NO_FATAL_FAILURE(punch_hole(5 * kRecordBytes + 4, 8 * kRecordBytes));
+  ASSERT_NO_FATAL_FAILURE(open());
+  EXPECT_EQ(db_->wal_tail_cuts().files, 1);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(present(i)) << i;
+  for (int i = 5; i < 16; ++i) EXPECT_FALSE(present(i)) << i << ": replayed past the hole";
+}
+
+// A remnant of fewer than 7 zeros at the end of the file (a torn zero fill)
+// is cut too: RocksDB would read it as a truncated header, a corruption that
+// fails every strict attempt.
+TEST_F(WalTailTest, AZeroRemnantTooShortForAHeaderIsCut) {
+  ASSERT_NO_FATAL_FAILURE(open());
+  for (int i = 0; i < 3; ++i) ASSERT_NO_FATAL_FAILURE(put_synced(i));
+  power_cut();
+  const std::string path = wal_path();
+  std::string bytes = env::read_file(disk_, path).value();
+  bytes.resize(3 * kRecordBytes + 5);
+  ASSERT_TRUE(env::write_file_atomically(disk_, path, bytes).is_ok());
+  auto end = wal_zero_header_offset(disk_, path);
+  ASSERT_TRUE(end.is_ok());
+  ASSERT_TRUE(end.value().has_value());
+  EXPECT_EQ(*end.value(), 3 * kRecordBytes);
+  ASSERT_NO_FATAL_FAILURE(open());
+  EXPECT_EQ(db_->wal_tail_cuts().bytes, 5u);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(present(i)) << i;
+}
+
+// Bit flips on every read: no cut may rest on one read (3 reads must agree),
+// and whatever is cut, the DB opens with a prefix of the synced keys.
+TEST_F(WalTailTest, FlipsOnReadNeverCutSyncedRecords) {
+  ASSERT_NO_FATAL_FAILURE(open());
+  for (int i = 0; i < 16; ++i) ASSERT_NO_FATAL_FAILURE(put_synced(i));
+  power_cut();
+  const std::string path = wal_path();
+  disk_.flip_bit_on_read(0.5);
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    auto end = wal_zero_header_offset(disk_, path);
+    if (!end.is_ok() || !end.value()) continue;
+    EXPECT_GE(*end.value(), 16 * kRecordBytes) << "a cut inside the synced records";
+  }
+  disk_.flip_bit_on_read(0);
+  ASSERT_NO_FATAL_FAILURE(open());
+  for (int i = 0; i < 16; ++i) EXPECT_TRUE(present(i)) << i;
+}
+
+// A second process on a live directory cannot cut the WAL being written.
+TEST_F(WalTailTest, ASecondOpenIsLockedOutBeforeTheCut) {
+  ASSERT_NO_FATAL_FAILURE(open());
+  ASSERT_NO_FATAL_FAILURE(put_synced(0));
+  const std::string path = wal_path();
+  const uint64_t before = disk_.file_size(path).value();
+  auto second = RocksDb::open(options());
+  EXPECT_FALSE(second.is_ok());
+  EXPECT_EQ(disk_.file_size(path).value(), before) << "the live WAL was cut";
+}
+
 // A record the walk cannot validate (a torn, garbled overwrite) is left to
 // RocksDB's recovery: no cut, and the DB opens with the records before it.
 TEST_F(WalTailTest, ACorruptRecordIsLeftToRocksDb) {

@@ -236,7 +236,8 @@ int run(const Args& args) {
   o.host.defer_sync = args.pipelined;
   o.sync_threads = args.pipelined;
   o.manual_wal_flush = args.pipelined;
-  // The server's pre-written WAL space (--wal-prewrite-bytes' default).
+  // The server's pre-written WAL space (--wal-prewrite-bytes' default): a
+  // SIGKILL leaves each WAL ending in zeros, which RocksDb::open cuts.
   o.wal_prewrite_bytes = args.pipelined ? uint64_t{1} << 20 : 0;
   // Only the very first run creates the group: a later run that found no
   // state must not pass for a new, empty cluster (H11).
