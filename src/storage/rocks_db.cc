@@ -130,7 +130,8 @@ Result<std::unique_ptr<RocksDb>> RocksDb::open(const RocksDbOptions& o) {
     // RocksDB would create it and RocksFileSystem sync its parent; here, as
     // the one creating it, so does this (H16).
     if (Status s = disk->create_dir(o.path); !s.is_ok()) return s;
-    if (Status s = disk->sync_dir(env::parent_dir(o.path)); !s.is_ok()) return s;
+    const std::string parent = env::parent_dir(o.path);
+    if (Status s = disk->sync_dir(parent.empty() ? "." : parent); !s.is_ok()) return s;
     auto locked = disk->lock(o.path + "/SHOAL_LOCK");
     if (!locked.is_ok()) return locked.status();
     cut_lock = std::move(locked).value();

@@ -32,7 +32,7 @@ std::string key(int i) {
 }
 
 class WalTailTest : public ::testing::Test {
- protected:
+ public:
   void SetUp() override {
     ASSERT_TRUE(disk_.create_dir("/data").is_ok());
     ASSERT_TRUE(disk_.sync_dir("/").is_ok());
@@ -132,31 +132,26 @@ TEST_F(WalTailTest, RocksDbAloneSkipsAHoleSilently) {
       << "RocksDB no longer replays past the hole";
 }
 
-// With the cut, what replays is the prefix before the hole.
-TEST_F(WalTailTest, AHoleIsCutWithEverythingAfterIt) {
-  ASSERT_NO_FATAL_FAILURE(open());
-  for (int i = 0; i < 16; ++i) ASSERT_NO_FATAL_FAILURE(put_synced(i));
-  power_cut();
-  ASSERT_NO_FATAL_FAILURE(punch_hole(5 * kRecordBytes, 8 * kRecordBytes));
-  ASSERT_NO_FATAL_FAILURE(open());
-  EXPECT_EQ(db_->wal_tail_cuts().files, 1);
-  for (int i = 0; i < 5; ++i) EXPECT_TRUE(present(i)) << i;
-  for (int i = 5; i < 16; ++i) EXPECT_FALSE(present(i)) << i << ": replayed past the hole";
+// 16 synced records, a hole from `hole_from` to the end of the first block,
+// a restart: what replays must be the 5 records before the hole.
+void check_hole_is_cut(WalTailTest& t, uint64_t hole_from) {
+  ASSERT_NO_FATAL_FAILURE(t.open());
+  for (int i = 0; i < 16; ++i) ASSERT_NO_FATAL_FAILURE(t.put_synced(i));
+  t.power_cut();
+  ASSERT_NO_FATAL_FAILURE(t.punch_hole(hole_from, 8 * kRecordBytes));
+  ASSERT_NO_FATAL_FAILURE(t.open());
+  EXPECT_EQ(t.db_->wal_tail_cuts().files, 1);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(t.present(i)) << i;
+  for (int i = 5; i < 16; ++i) EXPECT_FALSE(t.present(i)) << i << ": replayed past the hole";
 }
+
+// With the cut, what replays is the prefix before the hole.
+TEST_F(WalTailTest, AHoleIsCutWithEverythingAfterIt) { check_hole_is_cut(*this, 5 * kRecordBytes); }
 
 // A hole that begins inside a header (its CRC bytes on a page that reached
 // the disk, its length and type on one that did not): RocksDB's rule is type
 // 0 and length 0, whatever the CRC bytes, and so is the cut's.
-TEST_F(WalTailTest, AHoleInsideAHeaderIsCut) {
-  ASSERT_NO_FATAL_FAILURE(open());
-  for (int i = 0; i < 16; ++i) ASSERT_NO_FATAL_FAILURE(put_synced(i));
-  power_cut();
-  ASSERT_NO_FATAL_FAILURE(punch_hole(5 * kRecordBytes + 4, 8 * kRecordBytes));
-  ASSERT_NO_FATAL_FAILURE(open());
-  EXPECT_EQ(db_->wal_tail_cuts().files, 1);
-  for (int i = 0; i < 5; ++i) EXPECT_TRUE(present(i)) << i;
-  for (int i = 5; i < 16; ++i) EXPECT_FALSE(present(i)) << i << ": replayed past the hole";
-}
+TEST_F(WalTailTest, AHoleInsideAHeaderIsCut) { check_hole_is_cut(*this, 5 * kRecordBytes + 4); }
 
 // A remnant of fewer than 7 zeros at the end of the file (a torn zero fill)
 // is cut too: RocksDB would read it as a truncated header, a corruption that
