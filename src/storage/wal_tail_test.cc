@@ -221,6 +221,46 @@ TEST_F(WalTailTest, ACorruptRecordIsLeftToRocksDb) {
   for (int i = 6; i < 10; ++i) EXPECT_FALSE(present(i)) << i;
 }
 
+// Many power losses whose unsynced overwrites reach the disk page by page in
+// no order (SimDisk kUnorderedOverwrites): every synced key survives, and the
+// unsynced ones that do are a prefix of the order they were written in. With
+// records of one page each (see kRecordBytes), every lost page leaves a zero
+// header at a record boundary and every block starts with a whole record:
+// without the cut, rounds replay past a hole (checked: with the cut disabled
+// this fails in round 0). With records of random sizes a hole mostly lands
+// inside a record, whose CRC RocksDB reports: a version of this test with
+// them passed with the cut disabled too.
+TEST_F(WalTailTest, UnorderedPowerLossesReplayAPrefix) {
+  ASSERT_NO_FATAL_FAILURE(open());
+  int cut_rounds = 0, partial = 0;
+  for (int round = 0; round < 40; ++round) {
+    const int base = round * 100;
+    for (int i = 0; i < 3; ++i) ASSERT_NO_FATAL_FAILURE(put_synced(base + i));
+    constexpr int kUnsynced = 40;
+    rocksdb::WriteOptions unsynced;
+    for (int i = 0; i < kUnsynced; ++i) {
+      ASSERT_TRUE(db_->db()->Put(unsynced, key(base + 10 + i), std::string(kValueBytes, 'u')).ok());
+    }
+    disk_.halt();
+    db_.reset();
+    disk_.crash(env::CrashMode::kUnorderedOverwrites);
+    ASSERT_NO_FATAL_FAILURE(open());
+    cut_rounds += db_->wal_tail_cuts().files > 0;
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(present(base + i)) << "round " << round << ": a synced key is lost";
+    }
+    int survived = 0;
+    while (survived < kUnsynced && present(base + 10 + survived)) ++survived;
+    for (int i = survived; i < kUnsynced; ++i) {
+      ASSERT_FALSE(present(base + 10 + i))
+          << "round " << round << ": key " << i << " replayed after a hole at " << survived;
+    }
+    partial += survived > 0 && survived < kUnsynced;
+  }
+  EXPECT_GT(cut_rounds, 0);
+  EXPECT_GT(partial, 0);  // the power losses really did tear the writes
+}
+
 TEST_F(WalTailTest, AMissingDirectoryHasNothingToCut) {
   auto cuts = cut_wal_zero_tails(disk_, "/data/none");
   ASSERT_TRUE(cuts.is_ok());
