@@ -19,6 +19,17 @@ std::string contents(Disk& disk, const std::string& path) {
   return data.is_ok() ? data.value() : "<" + data.status().to_string() + ">";
 }
 
+// A fresh directory under /tmp, removed at the end of the scope.
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/shoal-prewrite-XXXXXX";
+    EXPECT_NE(::mkdtemp(tmpl), nullptr);
+    path = tmpl;
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
 bool all_zero(std::string_view s) { return s.find_first_not_of('\0') == std::string_view::npos; }
 
 // The behaviour both disks share.
@@ -60,10 +71,8 @@ void check_prewritten_appends(Disk& disk, const std::string& path) {
 }
 
 TEST(PrewriteTest, PosixDiskWritesZerosAheadAndCutsThemAtClose) {
-  char tmpl[] = "/tmp/shoal-prewrite-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  check_prewritten_appends(PosixDisk::instance(), std::string(tmpl) + "/wal.log");
-  std::filesystem::remove_all(tmpl);
+  TempDir dir;
+  check_prewritten_appends(PosixDisk::instance(), dir.path + "/wal.log");
 }
 
 TEST(PrewriteTest, SimDiskWritesZerosAheadAndCutsThemAtClose) {
@@ -176,10 +185,8 @@ void check_truncate(Disk& disk, const std::string& path) {
 }
 
 TEST(PrewriteTest, PosixDiskTruncate) {
-  char tmpl[] = "/tmp/shoal-truncate-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  check_truncate(PosixDisk::instance(), std::string(tmpl) + "/f");
-  std::filesystem::remove_all(tmpl);
+  TempDir dir;
+  check_truncate(PosixDisk::instance(), dir.path + "/f");
 }
 
 TEST(PrewriteTest, SimDiskTruncateIsDurable) {

@@ -14,12 +14,9 @@ namespace {
 // few for a header, are zero padding. Header: masked CRC32C of the type byte
 // and the payload (4 bytes, little-endian), payload length (2), type (1). A
 // write batch too big for the rest of a block is split into kFirst, kMiddle..,
-// kLast fragments; one that fits is a kFull record. A batch begins with its
-// sequence number (8 bytes, little-endian) and its count of entries (4), and
-// takes that many sequence numbers (RocksDB's default write path).
+// kLast fragments; one that fits is a kFull record.
 constexpr uint64_t kBlockSize = 32768;
 constexpr uint64_t kHeaderSize = 7;
-constexpr uint64_t kBatchHeaderSize = 12;
 enum RecordType : uint8_t { kZero = 0, kFull = 1, kFirst = 2, kMiddle = 3, kLast = 4 };
 
 uint32_t unmask_crc(uint32_t masked) {
@@ -37,8 +34,7 @@ uint64_t little_endian(const char* p, int bytes) {
 struct Cursor {
   bool in_batch = false;     // inside a fragmented batch (after kFirst)
   uint64_t batch_start = 0;  // offset of the current batch's first record
-  std::string batch_head;    // its first bytes, up to kBatchHeaderSize
-  WalWalk walk;
+  std::optional<uint64_t> cut;
 };
 
 enum class BlockEnd { kNext, kCut, kUnvalidated };
@@ -53,7 +49,7 @@ BlockEnd walk_block(const char* block, uint64_t start, uint64_t len, bool last, 
     // RocksDB's own rule: type 0 and length 0 is padding, whatever the CRC
     // bytes hold (a hole can begin inside a header).
     if (type == kZero && payload == 0) {
-      c.walk.cut = c.in_batch ? c.batch_start : start + pos;
+      c.cut = c.in_batch ? c.batch_start : start + pos;
       return BlockEnd::kCut;
     }
     if (type < kFull || type > kLast) return BlockEnd::kUnvalidated;
@@ -63,21 +59,8 @@ BlockEnd walk_block(const char* block, uint64_t start, uint64_t len, bool last, 
     }
     const bool begins = type == kFull || type == kFirst;
     if (begins == c.in_batch) return BlockEnd::kUnvalidated;  // fragments out of order
-    if (begins) {
-      c.in_batch = true;
-      c.batch_start = start + pos;
-      c.batch_head.clear();
-    }
-    const std::string_view data(h + kHeaderSize, payload);
-    c.batch_head.append(data.substr(0, kBatchHeaderSize - c.batch_head.size()));
-    if (type == kFull || type == kLast) {
-      if (c.batch_head.size() < kBatchHeaderSize) return BlockEnd::kUnvalidated;
-      const uint64_t sequence = little_endian(c.batch_head.data(), 8);
-      const uint64_t count = little_endian(c.batch_head.data() + 8, 4);
-      if (!c.walk.first_sequence) c.walk.first_sequence = sequence;
-      c.walk.next_sequence = sequence + count;
-      c.in_batch = false;
-    }
+    if (begins) c.batch_start = start + pos;
+    c.in_batch = type == kFirst || type == kMiddle;
     pos += kHeaderSize + payload;
   }
   if (!last) return BlockEnd::kNext;
@@ -90,16 +73,16 @@ BlockEnd walk_block(const char* block, uint64_t start, uint64_t len, bool last, 
   }
   // A batch begun and not finished was never synced either.
   if (c.in_batch) {
-    c.walk.cut = c.batch_start;
+    c.cut = c.batch_start;
   } else if (remnant) {
-    c.walk.cut = start + pos;
+    c.cut = start + pos;
   }
   return BlockEnd::kCut;
 }
 
 }  // namespace
 
-Result<WalWalk> walk_wal(env::Disk& disk, const std::string& path) {
+Result<std::optional<uint64_t>> wal_cut_offset(env::Disk& disk, const std::string& path) {
   auto opened = disk.open_read(path);
   if (!opened.is_ok()) return opened.status();
   const env::ReadableFile& file = *opened.value();
@@ -122,8 +105,7 @@ Result<WalWalk> walk_wal(env::Disk& disk, const std::string& path) {
       const BlockEnd e =
           walk_block(block.data(), start, got.value(), got.value() < kBlockSize, attempt);
       const bool agrees = std::any_of(seen.begin(), seen.end(), [&](const auto& prior) {
-        return prior.first == e && prior.second.walk.cut == attempt.walk.cut &&
-               prior.second.walk.next_sequence == attempt.walk.next_sequence;
+        return prior.first == e && prior.second.cut == attempt.cut;
       });
       if (e == BlockEnd::kNext || agrees) {
         end = e;
@@ -133,16 +115,9 @@ Result<WalWalk> walk_wal(env::Disk& disk, const std::string& path) {
       seen.emplace_back(e, attempt);
     }
     if (end == BlockEnd::kNext) continue;
-    if (end == BlockEnd::kUnvalidated) return WalWalk{};
-    c.walk.validated = true;
-    return c.walk;
+    if (end == BlockEnd::kUnvalidated) return std::optional<uint64_t>();
+    return c.cut;
   }
-}
-
-Result<std::optional<uint64_t>> wal_zero_header_offset(env::Disk& disk, const std::string& path) {
-  auto walk = walk_wal(disk, path);
-  if (!walk.is_ok()) return walk.status();
-  return walk.value().cut;
 }
 
 Result<WalTailCuts> cut_wal_zero_tails(env::Disk& disk, const std::string& db_dir) {
@@ -155,7 +130,7 @@ Result<WalTailCuts> cut_wal_zero_tails(env::Disk& disk, const std::string& db_di
   for (const std::string& name : listed.value()) {
     if (!name.ends_with(".log")) continue;
     const std::string path = db_dir + "/" + name;
-    auto cut = wal_zero_header_offset(disk, path);
+    auto cut = wal_cut_offset(disk, path);
     if (!cut.is_ok()) return cut.status();
     if (!cut.value()) continue;
     auto size = disk.file_size(path);

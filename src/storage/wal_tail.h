@@ -38,20 +38,11 @@
 
 namespace shoal::storage {
 
-// What a walk of one WAL found.
-struct WalWalk {
-  // Every record up to a clean end (the end of the file, or a cut) was valid.
-  bool validated = false;
-  // Where to cut: at a header RocksDB takes for padding, at a remnant of
-  // zeros at the end, or at the start of a batch the file ends inside of.
-  std::optional<uint64_t> cut;
-  // The first batch's sequence number, and the one after the last batch's.
-  std::optional<uint64_t> first_sequence, next_sequence;
-};
-Result<WalWalk> walk_wal(env::Disk& disk, const std::string& path);
-
-// walk_wal's cut: nullopt if none, or if the walk could not validate a record.
-Result<std::optional<uint64_t>> wal_zero_header_offset(env::Disk& disk, const std::string& path);
+// Where to cut the WAL at `path`: at a header RocksDB takes for padding, at a
+// remnant of zeros at its end, or at the start of a batch the file ends
+// inside of. nullopt: its records end with the file, or the walk could not
+// validate one (the file is then RocksDB's to recover).
+Result<std::optional<uint64_t>> wal_cut_offset(env::Disk& disk, const std::string& path);
 
 struct WalTailCuts {
   int files = 0;       // WAL files cut
