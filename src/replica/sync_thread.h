@@ -9,10 +9,11 @@
 // each sync; it must hand the result to the host's thread (Host::on_synced is
 // not thread-safe), e.g. by posting to its loop.
 //
-// Thread-safety: request() from any thread. The destructor finishes the sync
+// Thread-safety: request() and stats() from any thread. The destructor finishes the sync
 // in progress and any already asked for, then joins.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -34,6 +35,13 @@ class SyncThread {
 
   void request(uint64_t ticket);
 
+  // What the thread did (INFO stats): syncs, time in LogStore::sync(), and
+  // time spent waiting for a request. Any thread.
+  struct Stats {
+    uint64_t syncs = 0, sync_us = 0, wait_us = 0;
+  };
+  Stats stats() const;
+
  private:
   void run();
 
@@ -43,7 +51,8 @@ class SyncThread {
   std::condition_variable cv_;
   uint64_t wanted_ = 0, synced_ = 0;  // guarded by mu_
   bool stopping_ = false;             // guarded by mu_
-  std::thread thread_;                // last: starts after the fields it reads
+  std::atomic<uint64_t> syncs_{0}, sync_ns_{0}, wait_ns_{0};
+  std::thread thread_;  // last: starts after the fields it reads
 };
 
 }  // namespace shoal::replica

@@ -475,6 +475,12 @@ void KeyspaceService::publish_counters() {
   auto [memory_only, stored] = node_->compactions();
   compactions_memory_only_.store(memory_only, std::memory_order_relaxed);
   compactions_stored_.store(stored, std::memory_order_relaxed);
+  if (syncer_) {
+    const replica::SyncThread::Stats syncs = syncer_->stats();
+    wal_syncs_.store(syncs.syncs, std::memory_order_relaxed);
+    wal_sync_us_.store(syncs.sync_us, std::memory_order_relaxed);
+    wal_sync_wait_us_.store(syncs.wait_us, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace shoal::server

@@ -133,6 +133,13 @@ class KeyspaceService {
   uint64_t compactions_stored() const {
     return compactions_stored_.load(std::memory_order_relaxed);
   }
+  // The fsync thread's work (fsync always; zeros otherwise): see
+  // replica::SyncThread::stats().
+  replica::SyncThread::Stats wal_syncs() const {
+    return {.syncs = wal_syncs_.load(std::memory_order_relaxed),
+            .sync_us = wal_sync_us_.load(std::memory_order_relaxed),
+            .wait_us = wal_sync_wait_us_.load(std::memory_order_relaxed)};
+  }
   bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
 
  private:
@@ -181,6 +188,7 @@ class KeyspaceService {
       outbox_;
   std::atomic<uint64_t> dbsize_{0}, expires_{0}, expired_total_{0}, batches_{0};
   std::atomic<uint64_t> compactions_memory_only_{0}, compactions_stored_{0};
+  std::atomic<uint64_t> wal_syncs_{0}, wal_sync_us_{0}, wal_sync_wait_us_{0};
   static constexpr int64_t kPublishIntervalNs = 10'000'000;
   int64_t last_publish_ns_ = 0;  // raft loop only
   std::atomic<bool> healthy_{true};

@@ -83,6 +83,9 @@ std::string section_stats(ServerContext& s) {
     << "shoal_connection_loop_moves:" << st.loop_moves.load() << "\r\n"
     << "shoal_compactions_memory_only:" << s.keyspace().compactions_memory_only() << "\r\n"
     << "shoal_compactions_stored:" << s.keyspace().compactions_stored() << "\r\n"
+    << "shoal_wal_syncs:" << s.keyspace().wal_syncs().syncs << "\r\n"
+    << "shoal_wal_sync_us:" << s.keyspace().wal_syncs().sync_us << "\r\n"
+    << "shoal_wal_sync_wait_us:" << s.keyspace().wal_syncs().wait_us << "\r\n"
     << "total_error_replies:" << st.error_replies.load() << "\r\n";
   return o.str();
 }

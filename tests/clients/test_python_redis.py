@@ -434,6 +434,23 @@ class ShoalInfoCases(unittest.TestCase):
         self.assertGreaterEqual(after - before, 5)
         r.close()
 
+    def test_wal_syncs_are_counted_with_their_time(self):
+        # fsync always: every acknowledged SET waited for a sync on the sync
+        # thread, which counts its syncs and the time in them and between.
+        r = make_client(self.server.port, 2)
+        before = r.info("stats")
+        for i in range(20):
+            r.set(f"sync:{i}", "v")
+        # The counters are published by the raft loop's next iteration.
+        r.set("sync:publish", "v")
+        after = r.info("stats")
+        syncs = after["shoal_wal_syncs"] - before["shoal_wal_syncs"]
+        self.assertGreaterEqual(syncs, 20)
+        self.assertLessEqual(syncs, 40)
+        self.assertGreater(after["shoal_wal_sync_us"], before["shoal_wal_sync_us"])
+        self.assertGreater(after["shoal_wal_sync_wait_us"], before["shoal_wal_sync_wait_us"])
+        r.close()
+
     def moves(self, r):
         return r.info("stats")["shoal_connection_loop_moves"]
 
