@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "base/thread_name.h"
+
 namespace shoal::replica {
 
 SyncThread::SyncThread(LogStore& store, Done done)
@@ -32,6 +34,7 @@ SyncThread::Stats SyncThread::stats() const {
 }
 
 void SyncThread::run() {
+  set_thread_name("shoal-sync");
   // Timing for stats() only: it decides nothing, so it reads the OS clock
   // rather than the env's.
   using Clock = std::chrono::steady_clock;

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <future>
 
+#include "base/thread_name.h"
 #include "env/posix_disk.h"
 #include "replica/sync_thread.h"
 #include "server/cluster_files.h"
@@ -105,7 +106,10 @@ Status KeyspaceService::start() {
       loop_.get_executor());
   schedule_tick();
   schedule_expiry();
-  thread_ = std::thread([this] { loop_.run(); });
+  thread_ = std::thread([this] {
+    set_thread_name("shoal-raft");
+    loop_.run();
+  });
   return Status::ok();
 }
 

@@ -4,6 +4,9 @@
 
 #include <sched.h>
 
+#include <string>
+
+#include "base/thread_name.h"
 #include "server/connection.h"
 
 namespace shoal::server {
@@ -55,8 +58,11 @@ Status Server::start() {
   if (Status s = ctx_.keyspace().start(); !s.is_ok()) return s;
   for (auto& loop : loops_) guards_.push_back(asio::make_work_guard(*loop));
   accept_next();
-  for (auto& loop : loops_) {
-    threads_running_.emplace_back([l = loop.get()] { l->run(); });
+  for (size_t i = 0; i < loops_.size(); ++i) {
+    threads_running_.emplace_back([l = loops_[i].get(), i] {
+      set_thread_name("shoal-io-" + std::to_string(i));
+      l->run();
+    });
   }
   return Status::ok();
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "base/crc32c.h"
+#include "base/thread_name.h"
 #include "storage/rocks_db.h"
 
 namespace shoal::storage {
@@ -161,6 +162,7 @@ void SnapshotFileWriter::drain() {
 }
 
 void SnapshotFileWriter::run() {
+  set_thread_name("shoal-snapfile");
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });

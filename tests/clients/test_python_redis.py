@@ -451,6 +451,18 @@ class ShoalInfoCases(unittest.TestCase):
         self.assertGreater(after["shoal_wal_sync_wait_us"], before["shoal_wal_sync_wait_us"])
         r.close()
 
+    def test_threads_are_named_by_their_job(self):
+        # top -H, perf and bench/cpu_budget.sh tell the raft loop from the
+        # client loops by these names. Defaults: two client loops, fsync
+        # always (so a sync thread).
+        task_dir = f"/proc/{self.server.pid}/task"
+        names = []
+        for tid in os.listdir(task_dir):
+            with open(os.path.join(task_dir, tid, "comm")) as f:
+                names.append(f.read().strip())
+        for name in ("shoal-raft", "shoal-io-0", "shoal-io-1", "shoal-sync", "shoal-snapfile"):
+            self.assertEqual(names.count(name), 1, f"{name} in {sorted(names)}")
+
     def moves(self, r):
         return r.info("stats")["shoal_connection_loop_moves"]
 
