@@ -18,26 +18,9 @@ ARGS=${2:-}
 PIPELINE=${3:-16}
 REQUESTS=${4:-2000000}
 TEST=${TEST:-set}
-DIR=$(mktemp -d)
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-# shellcheck disable=SC2086  # ARGS is a list of flags
-if [[ $BIN == redis ]]; then
-  redis-server --port "$PORT" --bind 127.0.0.1 --dir "$DIR" --save '' $ARGS >"$DIR/log" 2>&1 &
-else
-  "$BIN" --port "$PORT" --bind 127.0.0.1 --data-dir "$DIR" --log-level warn $ARGS >"$DIR/log" 2>&1 &
-fi
-PID=$!
-cleanup() {  # only the server this script started, by PID
-  kill "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
-for _ in $(seq 100); do
-  [[ $(redis-cli -p "$PORT" PING 2>/dev/null) == PONG ]] && break
-  kill -0 "$PID" 2>/dev/null || { echo "server exited:" >&2; cat "$DIR/log" >&2; exit 1; }
-  sleep 0.1
-done
+# shellcheck source=bench/one_server.sh
+source "$(dirname "$0")/one_server.sh"
+start_one_server "$BIN" "$ARGS"
 bench() { redis-benchmark -p "$PORT" -c 50 -d 64 -r 100000 "$@"; }
 bench -n 200000 -P 16 -t set >/dev/null 2>&1  # warm-up; fills the keys a GET run reads
 
