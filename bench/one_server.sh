@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the single-server benchmark scripts (cpu_per_request.sh,
 # cpu_budget.sh): starts one server for them and stops it when they exit.
 #
