@@ -1,5 +1,7 @@
 // CRC32C (Castagnoli), used to checksum snapshot chunks, log records and peer
-// frames. Software slicing-by-1 table; fast enough for our record sizes.
+// frames, and (in shoal-server) RocksDB's own checksums (server/
+// rocksdb_crc32c.cc). The crc32 instruction of SSE4.2 when the CPU has it
+// (chosen at run time), else a table.
 #pragma once
 
 #include <cstdint>
