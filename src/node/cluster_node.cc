@@ -251,7 +251,8 @@ void ClusterNode::run_on_shard(ShardId shard, Slot slot, Op op, int attempt) {
 
 void ClusterNode::run_local(replica::Replica& r, Op op) {
   if (op.spec->is_write()) {
-    r.propose(kv::WriteCommand{0, 0, clock_.now_ms(), std::move(op.args)}, std::move(op.done));
+    int64_t now = request_time_ms_ ? *request_time_ms_ : clock_.now_ms();
+    r.propose(kv::WriteCommand{0, 0, now, std::move(op.args)}, std::move(op.done));
   } else if (r.is_leader()) {
     r.read(*op.spec, std::move(op.args), std::move(op.done));
   } else {

@@ -102,6 +102,12 @@ class ClusterNode {
 
   void execute(uint64_t client, ClientContext ctx, const kv::CommandSpec& spec,
                std::vector<std::string> args, Reply done);
+  // Writes started between these two calls (a batch of requests that arrived
+  // together) share one reading of the wall clock as their command time,
+  // instead of a reading each (~2% of the raft loop at SET -P 16). Calls
+  // must pair up on the node's thread.
+  void begin_requests() { request_time_ms_ = clock_.now_ms(); }
+  void end_requests() { request_time_ms_.reset(); }
   void forget_client(uint64_t client);
   void on_peer_batch(transport::PeerBatch batch);
 
@@ -232,6 +238,7 @@ class ClusterNode {
 
   ClusterNodeOptions options_;
   env::Clock& clock_;
+  std::optional<int64_t> request_time_ms_;  // between begin_requests() and end_requests()
   PeerOutbox& peers_;
   std::unique_ptr<HostTransport> host_transport_;
   replica::Host host_;

@@ -326,6 +326,7 @@ void KeyspaceService::submit(uint64_t client, std::shared_ptr<CompletionSink> si
 void KeyspaceService::run_requests(uint64_t client, std::shared_ptr<CompletionSink> sink,
                                    std::vector<KeyspaceRequest> reqs) {
   if (stopped_) return;  // shutting down: the client gets no reply
+  if (node_) node_->begin_requests();
   for (auto& r : reqs) {
     auto done = [this, sink, tag = r.tag](Status s, kv::RecordedReply reply) {
       // Gathered per connection and handed over once per iteration.
@@ -344,6 +345,7 @@ void KeyspaceService::run_requests(uint64_t client, std::shared_ptr<CompletionSi
     node_->execute(client, node::ClientContext{r.readonly}, *r.spec, std::move(r.args),
                    std::move(done));
   }
+  if (node_) node_->end_requests();
   schedule_iteration();
 }
 
