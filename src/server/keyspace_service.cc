@@ -331,7 +331,10 @@ void KeyspaceService::run_requests(uint64_t client, std::shared_ptr<CompletionSi
     auto done = [this, sink, tag = r.tag](Status s, kv::RecordedReply reply) {
       // Gathered per connection and handed over once per iteration.
       auto& entry = outbox_[sink.get()];
-      entry.first = sink;
+      if (!entry.first) {
+        entry.first = sink;        // once per connection and iteration, not per reply
+        entry.second.reserve(16);  // a -P 16 batch without regrowing
+      }
       entry.second.push_back({tag, std::move(s), std::move(reply)});
       schedule_iteration();
     };
