@@ -31,6 +31,7 @@ threads() {
   done 2>/dev/null | sort
 }
 idle_total() { awk '/^cpu / { print $5 + $6, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
+[[ -x /usr/bin/time ]] || { echo "cpu_budget.sh: needs /usr/bin/time (Debian's time)" >&2; exit 2; }
 HZ=$(getconf CLK_TCK)
 threads >"$DIR/before"
 read -r IDLE0 TOTAL0 < <(idle_total)
@@ -48,7 +49,10 @@ echo "machine idle: $(awk -v a="$IDLE0" -v b="$TOTAL0" -v c="$IDLE1" -v d="$TOTA
   'BEGIN { printf "%.1f%%", 100 * (c - a) / (d - b) }')"
 echo "redis-benchmark: $(awk -v u="$BU" -v s="$BS" -v n="$REQUESTS" \
   'BEGIN { printf "%.2f", (u + s) * 1e6 / n }') us of CPU per request"
-join "$DIR/before" "$DIR/after" | awk -v n="$REQUESTS" -v hz="$HZ" -v secs="$SECONDS_RUN" '
-  { d = $5 - $3; total += d
+# Threads that started during the run (RocksDB's flush and compaction threads
+# start on demand) count from 0.
+join -a 2 -e 0 -o 0,2.2,1.3,2.3 "$DIR/before" "$DIR/after" |
+  awk -v n="$REQUESTS" -v hz="$HZ" -v secs="$SECONDS_RUN" '
+  { d = $4 - $3; total += d
     if (d > 0) printf "  %-16s %6.2f us/request  %4.0f%% of a core\n", $2, d * 1e6 / hz / n, 100 * d / hz / secs }
   END { printf "server total: %.2f us of CPU per request\n", total * 1e6 / hz / n }'

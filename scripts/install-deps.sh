@@ -18,6 +18,8 @@ PACKAGES=(
   libxxhash-dev libssl-dev libjemalloc-dev
   # real peers and clients for tests and benchmarks
   redis-server redis-tools python3 python3-redis
+  # bench/cpu_budget.sh: redis-benchmark's own CPU time (/usr/bin/time)
+  time
   # failure injection
   iproute2 iptables procps
 )

@@ -48,6 +48,10 @@ const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
 
 }  // namespace
 
+uint32_t crc32c_extend_portable(uint32_t crc, std::string_view data) {
+  return ~extend_portable(~crc, data);
+}
+
 uint32_t crc32c_extend(uint32_t crc, std::string_view data) {
   crc = ~crc;
 #if defined(__x86_64__)

@@ -102,12 +102,27 @@ class ClusterNode {
 
   void execute(uint64_t client, ClientContext ctx, const kv::CommandSpec& spec,
                std::vector<std::string> args, Reply done);
-  // Writes started between these two calls (a batch of requests that arrived
-  // together) share one reading of the wall clock as their command time,
-  // instead of a reading each (~2% of the raft loop at SET -P 16). Calls
-  // must pair up on the node's thread.
-  void begin_requests() { request_time_ms_ = clock_.now_ms(); }
-  void end_requests() { request_time_ms_.reset(); }
+  // Writes started while a RequestBatch lives (a batch of requests that
+  // arrived together) share one reading of the wall clock as their command
+  // time, instead of a reading each (~2% of the raft loop at SET -P 16).
+  // Nests: the outer batch's time comes back when an inner one ends. On the
+  // node's thread only.
+  class RequestBatch {
+   public:
+    explicit RequestBatch(ClusterNode* node)
+        : node_(node), outer_(node ? node->request_time_ms_ : std::nullopt) {
+      if (node_) node_->request_time_ms_ = node_->clock_.now_ms();
+    }
+    ~RequestBatch() {
+      if (node_) node_->request_time_ms_ = outer_;
+    }
+    RequestBatch(const RequestBatch&) = delete;
+    RequestBatch& operator=(const RequestBatch&) = delete;
+
+   private:
+    ClusterNode* node_;
+    std::optional<int64_t> outer_;
+  };
   void forget_client(uint64_t client);
   void on_peer_batch(transport::PeerBatch batch);
 
@@ -238,7 +253,7 @@ class ClusterNode {
 
   ClusterNodeOptions options_;
   env::Clock& clock_;
-  std::optional<int64_t> request_time_ms_;  // between begin_requests() and end_requests()
+  std::optional<int64_t> request_time_ms_;  // while a RequestBatch lives
   PeerOutbox& peers_;
   std::unique_ptr<HostTransport> host_transport_;
   replica::Host host_;

@@ -31,6 +31,9 @@ bool write_all(int fd, std::string_view data) {
 [[noreturn]] void run_child(pid_t parent, int fd, const std::function<std::string()>& produce) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(2);  // the parent died before prctl
+  // Forked from the raft loop's thread, the child would carry its name
+  // (shoal-raft) in ps and top.
+  ::prctl(PR_SET_NAME, "shoal-snapshot");
   // Nothing of the server's but the pipe: a listening socket or a client's
   // connection held here would outlive a restart of the parent (EADDRINUSE,
   // no FIN to a client the parent closed) until this child exits.

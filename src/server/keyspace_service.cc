@@ -326,15 +326,14 @@ void KeyspaceService::submit(uint64_t client, std::shared_ptr<CompletionSink> si
 void KeyspaceService::run_requests(uint64_t client, std::shared_ptr<CompletionSink> sink,
                                    std::vector<KeyspaceRequest> reqs) {
   if (stopped_) return;  // shutting down: the client gets no reply
-  if (node_) node_->begin_requests();
+  node::ClusterNode::RequestBatch same_time(node_.get());
   for (auto& r : reqs) {
     auto done = [this, sink, tag = r.tag](Status s, kv::RecordedReply reply) {
       // Gathered per connection and handed over once per iteration.
       auto& entry = outbox_[sink.get()];
-      if (!entry.first) {
-        entry.first = sink;        // once per connection and iteration, not per reply
-        entry.second.reserve(16);  // a -P 16 batch without regrowing
-      }
+      if (!entry.first) entry.first = sink;  // once per connection and iteration
+      // A second reply means a pipeline: room for a -P 16 batch at once.
+      if (entry.second.size() == 1) entry.second.reserve(16);
       entry.second.push_back({tag, std::move(s), std::move(reply)});
       schedule_iteration();
     };
@@ -348,7 +347,6 @@ void KeyspaceService::run_requests(uint64_t client, std::shared_ptr<CompletionSi
     node_->execute(client, node::ClientContext{r.readonly}, *r.spec, std::move(r.args),
                    std::move(done));
   }
-  if (node_) node_->end_requests();
   schedule_iteration();
 }
 
@@ -368,7 +366,10 @@ void KeyspaceService::schedule_iteration() {
 
 void KeyspaceService::iterate() {
   iteration_scheduled_ = false;
-  if (!node_ || stopped_) return;
+  if (stopped_) return;
+  // A cluster node not bootstrapped yet has no node core, but it answers
+  // (CLUSTERDOWN, run_requests): those replies still go out.
+  if (!node_) return deliver_outbox();
   for (int round = 0; round < 4; ++round) {
     if (Status s = node_->run_once(); !s.is_ok()) {
       healthy_ = false;
@@ -390,6 +391,10 @@ void KeyspaceService::iterate() {
     publish_counters();
     if (leaders_changed()) publish_topology();
   }
+  deliver_outbox();
+}
+
+void KeyspaceService::deliver_outbox() {
   auto outbox = std::move(outbox_);
   outbox_.clear();
   for (auto& [raw, entry] : outbox) entry.first->deliver(std::move(entry.second));

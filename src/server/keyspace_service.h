@@ -155,6 +155,8 @@ class KeyspaceService {
                     std::vector<KeyspaceRequest> requests);
   void schedule_iteration();
   void iterate();
+  // Hands each connection the completions gathered since the last call.
+  void deliver_outbox();
   void schedule_tick();
   void schedule_expiry();
   void publish_counters();

@@ -118,6 +118,25 @@ class ServerProcess:
             self._kill()
         raise RuntimeError("server did not start; log:\n" + self.log_text())
 
+    def restart_after_kill(self):
+        """SIGKILLs the server by PID and starts it again on the same data
+        directory and port (a crash and a restart), with the same guards as
+        start(). Raises if the new process does not answer as ours."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        if self._log:
+            self._log.close()
+        self._log = open(os.path.join(self.data_dir, "server.log"), "ab")
+        self.proc = subprocess.Popen(self._argv(), stdout=self._log,
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL,
+                                     preexec_fn=_die_with_parent)
+        if self._wait_ready() and self._answered_by_us():
+            return self
+        self._kill()
+        raise RuntimeError("server did not restart; log:\n" + self.log_text())
+
     def _wait_ready(self):
         """Waits until the port answers PING (any reply, even NOAUTH)."""
         deadline = time.monotonic() + START_TIMEOUT_S
