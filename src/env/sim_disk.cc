@@ -219,8 +219,12 @@ Status SimDisk::truncate(const std::string& raw, uint64_t size) {
   if (inode.data.size() < size) {
     return Status::invalid_argument("truncate " + path + ": the file is shorter");
   }
+  if (should_fail_sync(path)) {
+    // As an ftruncate that fails with EIO: the file stays as it was.
+    stats_.failed_syncs++;
+    return Status::io_error("truncate " + path + ": injected I/O error");
+  }
   // A sync of the cut file: its dirty bytes below the cut, and its size.
-  // (Sync failures are not injected here.)
   inode.data.resize(size);
   inode.dirty_to = std::min(inode.dirty_to, size);
   inode.dirty_from = std::min(inode.dirty_from, inode.dirty_to);

@@ -197,6 +197,26 @@ TEST_F(WalTailTest, FlipsOnReadNeverCutSyncedRecords) {
   for (int i = 0; i < 16; ++i) EXPECT_TRUE(present(i)) << i;
 }
 
+// The cut's truncate fails (an I/O error): the open stops there, the WAL
+// untouched, and the next open cuts it and replays every synced record.
+TEST_F(WalTailTest, AFailedCutStopsTheOpenAndTheNextOpenCutsAgain) {
+  ASSERT_NO_FATAL_FAILURE(open());
+  for (int i = 0; i < 20; ++i) ASSERT_NO_FATAL_FAILURE(put_synced(i));
+  power_cut();
+  const std::string path = wal_path();
+  const uint64_t on_disk = disk_.file_size(path).value();
+  disk_.fail_next_sync(path);
+  auto failed = RocksDb::open(options());
+  ASSERT_FALSE(failed.is_ok()) << "the open went on after a failed cut";
+  EXPECT_NE(failed.status().message().find("injected"), std::string::npos)
+      << failed.status().to_string();
+  EXPECT_EQ(disk_.file_size(path).value(), on_disk);
+
+  ASSERT_NO_FATAL_FAILURE(open());
+  EXPECT_EQ(db_->wal_tail_cuts().files, 1);
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(present(i)) << i;
+}
+
 // A second process on a live directory cannot cut the WAL being written.
 TEST_F(WalTailTest, ASecondOpenIsLockedOutBeforeTheCut) {
   ASSERT_NO_FATAL_FAILURE(open());
