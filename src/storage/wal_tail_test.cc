@@ -59,6 +59,13 @@ class WalTailTest : public ::testing::Test {
     db_.reset();
     disk_.crash(env::CrashMode::kLoseUnsynced);
   }
+  // Opens, writes records 0..n-1 synced and cuts the power: the WAL is left
+  // with its pre-written zeros after them.
+  void write_synced_then_power_cut(int n) {
+    ASSERT_NO_FATAL_FAILURE(open());
+    for (int i = 0; i < n; ++i) ASSERT_NO_FATAL_FAILURE(put_synced(i));
+    power_cut();
+  }
   bool present(int i) {
     std::string value;
     return db_->db()->Get(rocksdb::ReadOptions(), key(i), &value).ok();
@@ -94,9 +101,7 @@ class WalTailTest : public ::testing::Test {
 };
 
 TEST_F(WalTailTest, AnUnclosedWalIsCutAtTheEndOfItsRecords) {
-  ASSERT_NO_FATAL_FAILURE(open());
-  for (int i = 0; i < 20; ++i) ASSERT_NO_FATAL_FAILURE(put_synced(i));
-  power_cut();
+  ASSERT_NO_FATAL_FAILURE(write_synced_then_power_cut(20));
   const std::string path = wal_path();
   const uint64_t on_disk = disk_.file_size(path).value();
   auto end = wal_cut_offset(disk_, path);
@@ -200,9 +205,7 @@ TEST_F(WalTailTest, FlipsOnReadNeverCutSyncedRecords) {
 // The cut's truncate fails (an I/O error): the open stops there, the WAL
 // untouched, and the next open cuts it and replays every synced record.
 TEST_F(WalTailTest, AFailedCutStopsTheOpenAndTheNextOpenCutsAgain) {
-  ASSERT_NO_FATAL_FAILURE(open());
-  for (int i = 0; i < 20; ++i) ASSERT_NO_FATAL_FAILURE(put_synced(i));
-  power_cut();
+  ASSERT_NO_FATAL_FAILURE(write_synced_then_power_cut(20));
   const std::string path = wal_path();
   const uint64_t on_disk = disk_.file_size(path).value();
   disk_.fail_next_sync(path);
