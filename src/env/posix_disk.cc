@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "env/prewrite_space.h"
+
 namespace shoal::env {
 namespace {
 
@@ -84,19 +86,19 @@ class PosixWritableFile final : public WritableFile {
  public:
   // prewrite_bytes > 0: the file was opened truncated and without O_APPEND.
   PosixWritableFile(int fd, std::string path, uint64_t size, uint64_t prewrite_bytes)
-      : fd_(fd), path_(std::move(path)), size_(size), on_disk_(size), prewrite_(prewrite_bytes) {}
+      : fd_(fd), path_(std::move(path)), space_(size, prewrite_bytes) {}
   ~PosixWritableFile() override {
     if (fd_ >= 0) (void)close_fd(fd_, path_);
   }
 
   Status append(std::string_view data) override {
     if (fd_ < 0) return Status::io_error("append " + path_ + ": file is closed");
-    if (prewrite_ > 0) return append_in_place(data);
+    if (space_.enabled()) return append_in_place(data);
     while (!data.empty()) {
       ssize_t n = retry_eintr([&] { return ::write(fd_, data.data(), data.size()); });
       if (n < 0) return errno_status("write", path_, errno);
       data.remove_prefix(static_cast<size_t>(n));
-      size_ += static_cast<uint64_t>(n);
+      space_.wrote_data(static_cast<uint64_t>(n));
     }
     return Status::ok();
   }
@@ -113,37 +115,34 @@ class PosixWritableFile final : public WritableFile {
     if (fd_ < 0) return Status::io_error("close " + path_ + ": file is closed");
     // Cut the pre-written zeros off. Cosmetic (readers take them as the
     // end), so a failure is not reported.
-    if (on_disk_ > size_) (void)::ftruncate(fd_, static_cast<off_t>(size_));
+    if (space_.has_zeros_after_data()) {
+      (void)::ftruncate(fd_, static_cast<off_t>(space_.data_size()));
+    }
     int fd = fd_;
     fd_ = -1;
     return close_fd(fd, path_);
   }
 
-  uint64_t size() const override { return size_; }
+  uint64_t size() const override { return space_.data_size(); }
 
  private:
-  // Pre-written space: the data goes over the zeros at size_; then, once
-  // fewer than half of prewrite_ zero bytes are left ahead, zeros are
-  // written up to prewrite_ past the data.
+  // Pre-written space (prewrite_space.h): the data over the zeros, then the
+  // zeros due, 64 KiB per pwrite.
   Status append_in_place(std::string_view data) {
     uint64_t written = 0;
-    Status s = pwrite_all(fd_, path_, data, size_, written);
-    size_ += written;
-    on_disk_ = std::max(on_disk_, size_);
+    Status s = pwrite_all(fd_, path_, data, space_.data_size(), written);
+    space_.wrote_data(written);
     if (!s.is_ok()) return s;
-    if (!zeros_failed_ && on_disk_ - size_ < prewrite_ / 2) {
-      static const std::string kZeros(64 << 10, '\0');
-      const uint64_t target = size_ + prewrite_;
-      while (on_disk_ < target) {
-        std::string_view chunk(kZeros.data(), std::min<uint64_t>(kZeros.size(), target - on_disk_));
-        Status z = pwrite_all(fd_, path_, chunk, on_disk_, written);
-        on_disk_ += written;
-        if (!z.is_ok()) {
-          // No space (or an I/O error) for zeros: this file's appends grow
-          // it from here on, and leave what space is left to them.
-          zeros_failed_ = true;
-          break;
-        }
+    static const std::string kZeros(64 << 10, '\0');
+    for (uint64_t due = space_.zeros_due(); due > 0;) {
+      std::string_view chunk(kZeros.data(), std::min<uint64_t>(kZeros.size(), due));
+      Status z = pwrite_all(fd_, path_, chunk, space_.on_disk(), written);
+      space_.wrote_zeros(written);
+      due -= written;
+      if (!z.is_ok()) {
+        // No space (or an I/O error) for zeros: leave what is left to data.
+        space_.zeros_failed();
+        break;
       }
     }
     return Status::ok();
@@ -151,10 +150,7 @@ class PosixWritableFile final : public WritableFile {
 
   int fd_;
   const std::string path_;
-  uint64_t size_;     // the data
-  uint64_t on_disk_;  // the data and the zeros written after it
-  const uint64_t prewrite_;
-  bool zeros_failed_ = false;
+  PrewriteSpace space_;  // the data's size, and the zeros after it (if any)
 };
 
 class PosixFileLock final : public FileLock {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "env/prewrite_space.h"
+
 namespace shoal::env {
 
 namespace {
@@ -48,29 +50,23 @@ class SimDisk::WriteHandle final : public WritableFile {
         inode_(std::move(inode)),
         generation_(generation),
         path_(std::move(path)),
-        size_(size),
-        on_disk_(size),
-        prewrite_(prewrite_bytes) {}
+        space_(size, prewrite_bytes) {}
   Status append(std::string_view data) override {
     if (closed_) return Status::io_error("append " + path_ + ": file is closed");
-    if (prewrite_ == 0) {
+    if (!space_.enabled()) {
       Status s = disk_->append(*inode_, generation_, data);
-      if (s.is_ok()) size_ += data.size();
+      if (s.is_ok()) space_.wrote_data(data.size());
       return s;
     }
-    // As PosixDisk: over the zeros at size_, then zeros up to prewrite_
-    // past the data once fewer than half of that are left.
-    Status s = disk_->write(*inode_, generation_, size_, data);
+    // The policy of prewrite_space.h; a SimDisk write is all or nothing.
+    Status s = disk_->write(*inode_, generation_, space_.data_size(), data);
     if (!s.is_ok()) return s;
-    size_ += data.size();
-    on_disk_ = std::max(on_disk_, size_);
-    if (!zeros_failed_ && on_disk_ - size_ < prewrite_ / 2) {
-      const uint64_t target = size_ + prewrite_;
-      if (disk_->write(*inode_, generation_, on_disk_, std::string(target - on_disk_, '\0'))
-              .is_ok()) {
-        on_disk_ = target;
+    space_.wrote_data(data.size());
+    if (const uint64_t due = space_.zeros_due(); due > 0) {
+      if (disk_->write(*inode_, generation_, space_.on_disk(), std::string(due, '\0')).is_ok()) {
+        space_.wrote_zeros(due);
       } else {
-        zeros_failed_ = true;
+        space_.zeros_failed();
       }
     }
     return Status::ok();
@@ -82,20 +78,17 @@ class SimDisk::WriteHandle final : public WritableFile {
   Status close() override {
     if (closed_) return Status::io_error("close " + path_ + ": file is closed");
     closed_ = true;
-    if (on_disk_ > size_) disk_->cut_to(*inode_, generation_, size_);
+    if (space_.has_zeros_after_data()) disk_->cut_to(*inode_, generation_, space_.data_size());
     return Status::ok();
   }
-  uint64_t size() const override { return size_; }
+  uint64_t size() const override { return space_.data_size(); }
 
  private:
   SimDisk* const disk_;
   const std::shared_ptr<Inode> inode_;
   const uint64_t generation_;
   const std::string path_;
-  uint64_t size_;
-  uint64_t on_disk_;  // with pre-written space: the data and the zeros after it
-  const uint64_t prewrite_;
-  bool zeros_failed_ = false;
+  PrewriteSpace space_;  // the data's size, and the zeros after it (if any)
   bool closed_ = false;
 };
 
