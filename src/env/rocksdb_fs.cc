@@ -24,9 +24,6 @@ rocksdb::IOStatus to_io_status(const Status& s) {
 
 namespace {
 
-// RocksDB names its WAL files NNNNNN.log (and its info log LOG).
-bool is_wal(const std::string& fname) { return fname.ends_with(".log"); }
-
 // RocksDB's default file system, with WAL files written by RocksFileSystem
 // over PosixDisk. Everything else (SST files, MANIFEST, reads of any file)
 // stays RocksDB's own.
@@ -42,7 +39,7 @@ class PrewrittenWalFileSystem final : public rocksdb::FileSystemWrapper {
   IOStatus NewWritableFile(const std::string& fname, const rocksdb::FileOptions& opts,
                            std::unique_ptr<rocksdb::FSWritableFile>* result,
                            IODebugContext* dbg) override {
-    if (is_wal(fname)) return wal_fs_.NewWritableFile(fname, opts, result, dbg);
+    if (is_rocksdb_wal(fname)) return wal_fs_.NewWritableFile(fname, opts, result, dbg);
     return target()->NewWritableFile(fname, opts, result, dbg);
   }
 
@@ -81,7 +78,7 @@ IOStatus RocksFileSystem::NewRandomAccessFile(const std::string& fname, const Fi
 IOStatus RocksFileSystem::NewWritableFile(const std::string& fname, const FileOptions& opts,
                                           std::unique_ptr<rocksdb::FSWritableFile>* result,
                                           IODebugContext*) {
-  const bool prewritten_wal = is_wal(fname) && wal_prewrite_bytes_ > 0;
+  const bool prewritten_wal = is_rocksdb_wal(fname) && wal_prewrite_bytes_ > 0;
   auto file = disk_->open_append(
       fname, AppendOptions{.create = true,
                            .truncate = true,

@@ -38,6 +38,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <rocksdb/env.h>
@@ -132,6 +133,10 @@ std::unique_ptr<rocksdb::Env> new_rocks_env(Disk* disk, uint64_t wal_prewrite_by
 // except that WAL files are written through PosixDisk with
 // wal_prewrite_bytes (> 0) of zeros kept ahead of their data.
 std::unique_ptr<rocksdb::Env> new_default_env_with_prewritten_wal(uint64_t wal_prewrite_bytes);
+
+// RocksDB names its WAL files NNNNNN.log (and its info log LOG): the files
+// with pre-written space, and those storage/wal_tail.h walks.
+inline bool is_rocksdb_wal(std::string_view name) { return name.ends_with(".log"); }
 
 // Maps a Shoal Status to RocksDB's (NotFound stays NotFound, the rest IOError).
 rocksdb::IOStatus to_io_status(const Status& s);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/crc32c.h"
+#include "env/rocksdb_fs.h"
 
 namespace shoal::storage {
 namespace {
@@ -128,7 +129,7 @@ Result<WalTailCuts> cut_wal_zero_tails(env::Disk& disk, const std::string& db_di
     return listed.status();
   }
   for (const std::string& name : listed.value()) {
-    if (!name.ends_with(".log")) continue;
+    if (!env::is_rocksdb_wal(name)) continue;
     const std::string path = db_dir + "/" + name;
     auto cut = wal_cut_offset(disk, path);
     if (!cut.is_ok()) return cut.status();
