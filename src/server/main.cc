@@ -30,12 +30,11 @@ void warn_about_transparent_huge_pages(const shoal::server::Config& cfg) {
 }
 
 // The start-up replay (the stored log, RocksDB's WAL recovery) allocates and
-// frees about twice the log's size. jemalloc gives freed pages back to the
-// OS only as later allocations drive its decay, and an idle server makes
-// none: after a SIGKILL at 62 MB of log the restarted server stayed at
-// 208-224 MB resident against 132 MB before the kill, and 118 MB with
-// immediate decay (bench/restart_replay.sh; docs/benchmarks.md, "Session 12").
-// Hand them back once, here.
+// frees memory that jemalloc gives back to the OS only as later allocations
+// drive its decay, and an idle server makes none: after a SIGKILL at 62 MB of
+// log the restarted server stayed at 208-224 MB resident against 132 MB
+// before the kill, and at 118 MB with immediate decay (bench/restart_replay.sh;
+// docs/benchmarks.md, "Session 12"). Hand it back once, here.
 void return_replay_memory() {
   constexpr const char* kPurgeAllArenas = "arena.4096.purge";  // MALLCTL_ARENAS_ALL
   static_assert(MALLCTL_ARENAS_ALL == 4096);

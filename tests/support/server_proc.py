@@ -107,16 +107,23 @@ class ServerProcess:
         # retry a few times with a fresh port.
         for _attempt in range(5):
             self.port = free_port()
-            self._log = open(os.path.join(self.data_dir, "server.log"), "wb")
-            self.proc = subprocess.Popen(self._argv(), stdout=self._log,
-                                         stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL,
-                                         preexec_fn=_die_with_parent)
+            self._spawn("wb")
             atexit.register(self._kill)
             if self._wait_ready() and self._answered_by_us():
                 return self
             self._kill()
         raise RuntimeError("server did not start; log:\n" + self.log_text())
+
+    def _spawn(self, log_mode):
+        """Starts the server process on self.port and self.data_dir, its
+        output to server.log, dying with the test process."""
+        if self._log:
+            self._log.close()
+        self._log = open(os.path.join(self.data_dir, "server.log"), log_mode)
+        self.proc = subprocess.Popen(self._argv(), stdout=self._log,
+                                     stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL,
+                                     preexec_fn=_die_with_parent)
 
     def restart_after_kill(self):
         """SIGKILLs the server by PID and starts it again on the same data
@@ -125,13 +132,7 @@ class ServerProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
-        if self._log:
-            self._log.close()
-        self._log = open(os.path.join(self.data_dir, "server.log"), "ab")
-        self.proc = subprocess.Popen(self._argv(), stdout=self._log,
-                                     stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL,
-                                     preexec_fn=_die_with_parent)
+        self._spawn("ab")
         if self._wait_ready() and self._answered_by_us():
             return self
         self._kill()
