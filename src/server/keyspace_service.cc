@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <future>
 
+#include "base/assert.h"
 #include "base/thread_name.h"
 #include "env/posix_disk.h"
 #include "replica/sync_thread.h"
@@ -92,6 +93,12 @@ Status KeyspaceService::start() {
     auto id = load_or_create_node_id(config_.data_dir);
     if (!id.is_ok()) return id.status();
     node_id_ = id.value();
+    // The peer port is bound now, while a taken port can still fail the
+    // start; a failed bind at the join would leave a member no peer reaches.
+    auto port =
+        transport::open_peer_port(loop_, config_.bind, static_cast<uint16_t>(config_.cluster_port));
+    if (!port.is_ok()) return port.status();
+    peer_port_.emplace(std::move(port).value());
     auto map = load_cluster_map(config_.data_dir);
     if (!map.is_ok()) return map.status();
     if (map.value()) {
@@ -151,7 +158,10 @@ Status KeyspaceService::open_node(cluster::ClusterMap map) {
       if (node_) node_->on_peer_batch(std::move(b));
       schedule_iteration();
     });
-    if (Status s = network_->listen(); !s.is_ok()) return s;
+    SHOAL_ASSERT(peer_port_.has_value());
+    Status listening = network_->listen(std::move(*peer_port_));
+    peer_port_.reset();
+    if (!listening.is_ok()) return listening;
     std::vector<transport::PeerAddress> peers;
     for (const auto& n : map.nodes) {
       if (n.id != node_id_) peers.push_back({n.id, n.host, n.peer_port});

@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <span>
 #include <thread>
@@ -167,6 +168,8 @@ class KeyspaceService {
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
   std::thread thread_;
   std::unique_ptr<replica::RocksLogStore> store_;
+  // Bound at start (cluster mode) and handed to network_ at the join.
+  std::optional<asio::ip::tcp::acceptor> peer_port_;
   std::unique_ptr<transport::PeerNetwork> network_;
   std::unique_ptr<Outbox> outbox_peers_;
   std::unique_ptr<node::ClusterNode> node_;

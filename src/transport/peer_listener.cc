@@ -5,6 +5,8 @@
 #include <utility>
 #include <variant>
 
+#include "transport/peer_network.h"
+
 namespace shoal::transport::detail {
 
 // ---- InboundConnection
@@ -119,26 +121,10 @@ void InboundConnection::shut(bool bad, const std::string& why) {
 
 // ---- PeerListener
 
-PeerListener::PeerListener(NetworkCore& core)
-    : core_(&core), acceptor_(core.loop), retry_timer_(core.loop) {}
-
-Status PeerListener::open() {
-  asio::error_code ec;
-  asio::ip::address ip = asio::ip::make_address(core_->options.bind_host, ec);
-  if (ec) return Status::invalid_argument("peer bind address: " + core_->options.bind_host);
-  asio::ip::tcp::endpoint endpoint(ip, core_->options.port);
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (!ec) port_ = acceptor_.local_endpoint(ec).port();
-  if (ec) {
-    asio::error_code ignored;
-    acceptor_.close(ignored);
-    return Status::io_error("peer listener on " + core_->options.bind_host + ":" +
-                            std::to_string(core_->options.port) + ": " + ec.message());
-  }
-  return Status::ok();
+PeerListener::PeerListener(NetworkCore& core, asio::ip::tcp::acceptor acceptor)
+    : core_(&core), acceptor_(std::move(acceptor)), retry_timer_(core.loop) {
+  asio::error_code ignored;
+  port_ = acceptor_.local_endpoint(ignored).port();
 }
 
 void PeerListener::start() { accept_next(); }
@@ -202,3 +188,25 @@ void PeerListener::on_closed(InboundConnection* conn) {
 }
 
 }  // namespace shoal::transport::detail
+
+namespace shoal::transport {
+
+Result<asio::ip::tcp::acceptor> open_peer_port(asio::io_context& loop, const std::string& host,
+                                               uint16_t port) {
+  asio::error_code ec;
+  asio::ip::address ip = asio::ip::make_address(host, ec);
+  if (ec) return Status::invalid_argument("peer bind address: " + host);
+  asio::ip::tcp::endpoint endpoint(ip, port);
+  asio::ip::tcp::acceptor acceptor(loop);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::io_error("peer listener on " + host + ":" + std::to_string(port) + ": " +
+                            ec.message());
+  }
+  return acceptor;
+}
+
+}  // namespace shoal::transport

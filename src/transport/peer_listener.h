@@ -58,13 +58,12 @@ class InboundConnection : public std::enable_shared_from_this<InboundConnection>
 
 class PeerListener : public std::enable_shared_from_this<PeerListener> {
  public:
-  explicit PeerListener(NetworkCore& core);
+  // `acceptor`: bound and listening (open_peer_port, peer_network.h).
+  PeerListener(NetworkCore& core, asio::ip::tcp::acceptor acceptor);
   PeerListener(const PeerListener&) = delete;
   PeerListener& operator=(const PeerListener&) = delete;
 
-  // Binds and listens on options.bind_host:options.port.
-  [[nodiscard]] Status open();
-  // Starts accepting; after a successful open().
+  // Starts accepting.
   void start();
   uint16_t port() const { return port_; }
   // Closes the acceptor and every inbound connection. Idempotent.

@@ -52,10 +52,16 @@ PeerNetwork::PeerNetwork(asio::io_context& loop, PeerNetworkOptions options, Han
 PeerNetwork::~PeerNetwork() { close(); }
 
 Status PeerNetwork::listen() {
+  auto opened =
+      open_peer_port(impl_->core.loop, impl_->core.options.bind_host, impl_->core.options.port);
+  if (!opened.is_ok()) return opened.status();
+  return listen(std::move(opened).value());
+}
+
+Status PeerNetwork::listen(asio::ip::tcp::acceptor opened) {
   if (impl_->closed) return Status::unavailable("peer network is closed");
   if (impl_->listener) return Status::invalid_argument("peer network is already listening");
-  auto listener = std::make_shared<detail::PeerListener>(impl_->core);
-  if (Status s = listener->open(); !s.is_ok()) return s;
+  auto listener = std::make_shared<detail::PeerListener>(impl_->core, std::move(opened));
   listener->start();
   impl_->listener = std::move(listener);
   spdlog::info("peer network: node {} listening on {}:{}", impl_->core.options.self.value(),

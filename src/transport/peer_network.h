@@ -46,7 +46,7 @@ struct PeerNetworkOptions {
   NodeId self;
   uint64_t cluster_id = 0;
   std::string bind_host = "127.0.0.1";
-  uint16_t port = 0;  // 0: pick a free port (tests); see listen_port()
+  uint16_t port = 0;                    // 0: pick a free port (tests); see listen_port()
   size_t max_queue_bytes = 64u << 20;   // per peer
   size_t max_frame_bytes = 256u << 20;  // a bigger incoming frame closes the link
   std::chrono::milliseconds backoff_min{50};
@@ -64,6 +64,14 @@ struct PeerNetworkStats {
   uint64_t bad_frames = 0;       // incoming frames that failed to parse or validate
 };
 
+// Binds and listens on host:port (0: a free port). A cluster node opens its
+// peer port at start, before it knows its cluster and so before a
+// PeerNetwork exists: a port taken by another process then fails the start
+// (as Redis's cluster bus does), not the later join, which would leave the
+// node a member that no peer can reach.
+Result<asio::ip::tcp::acceptor> open_peer_port(asio::io_context& loop, const std::string& host,
+                                               uint16_t port);
+
 class PeerNetwork {
  public:
   // Called on the loop with every batch received from a peer.
@@ -74,8 +82,11 @@ class PeerNetwork {
   PeerNetwork(const PeerNetwork&) = delete;
   PeerNetwork& operator=(const PeerNetwork&) = delete;
 
-  // Starts accepting peers' connections.
+  // Starts accepting peers' connections on options.bind_host:options.port.
   [[nodiscard]] Status listen();
+  // The same on `opened`, a socket open_peer_port() bound earlier (its
+  // port need not be options.port when that is 0).
+  [[nodiscard]] Status listen(asio::ip::tcp::acceptor opened);
   uint16_t listen_port() const;
 
   // Sets the peers' addresses (adds new ones, updates moved ones, forgets

@@ -11,7 +11,10 @@ RESP3-only reply shapes (maps, nulls) with the raw client.
 """
 
 import os
+import socket
+import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -748,6 +751,25 @@ class UnbootstrappedClusterNodeCases(unittest.TestCase):
             r.close()
         finally:
             server.stop()
+
+    def test_a_taken_peer_port_fails_the_start(self):
+        # The peer port is bound at start, not at the join: a join that
+        # failed to bind left a member no peer could reach, reporting
+        # cluster_state:fail for ever (a CI failure of cluster_clients_5).
+        if is_redis(SERVER_BIN):
+            raise unittest.SkipTest("Shoal's cluster bootstrap")
+        from server_proc import free_port
+        with socket.socket() as taken, tempfile.TemporaryDirectory() as data_dir:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            peer_port = taken.getsockname()[1]
+            out = subprocess.run(
+                [SERVER_BIN, "--port", str(free_port()), "--cluster-enabled", "yes",
+                 "--cluster-port", str(peer_port), "--data-dir", data_dir],
+                capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn(f"peer listener on 127.0.0.1:{peer_port}: Address already in use",
+                      out.stderr)
 
 
 class ReaderGatheringCases(unittest.TestCase):

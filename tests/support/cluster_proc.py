@@ -29,6 +29,7 @@ from server_proc import _die_with_parent, free_port, terminate  # noqa: E402
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 10.0
 CREATE_TIMEOUT_S = 60
+PORT_ATTEMPTS = 5
 
 
 def resp_command(port, *args, timeout=5.0):
@@ -104,6 +105,7 @@ class Node:
         self.extra_args = list(extra_args)
         self.proc = None
         self._log = None
+        self.started_once = False
         os.makedirs(self.data_dir, exist_ok=True)
 
     def argv(self):
@@ -117,30 +119,51 @@ class Node:
         _die_with_parent()
 
     def start(self):
+        """Starts the node. Its first start retries on fresh ports when
+        another process took one of its ports between choosing and binding
+        it (tests run in parallel, and outgoing connections take ports from
+        the same range); a restart keeps its ports, which the cluster map
+        names."""
+        first = not self.started_once
+        for attempt in range(PORT_ATTEMPTS if first else 1):
+            if attempt > 0:
+                self.port = unique_free_port()
+                self.peer_port = unique_free_port()
+            if self._start_once():
+                self.started_once = True
+                return
+        raise RuntimeError(f"node {self.index}: ports taken in {PORT_ATTEMPTS} attempts; log:\n"
+                           f"{self.log_text()}")
+
+    def _start_once(self):
+        """True once our process answers PING; False when a port was taken."""
+        self._close_log()
+        log_from = len(self._log_bytes())
         self._log = open(os.path.join(self.data_dir, "server.log"), "ab")
         self.proc = subprocess.Popen(self.argv(), stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, preexec_fn=self.preexec)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                if b"Address already in use" in self._log_bytes()[log_from:]:
+                    return False
                 raise RuntimeError(f"node {self.index} exited; log:\n{self.log_text()}")
             try:
                 if resp_command(self.port, "PING", timeout=1).startswith(b"+PONG"):
-                    self._check_it_is_us()
-                    return
+                    if self._answered_by_us():
+                        return True
+                    self.kill()
+                    return False
             except OSError:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"node {self.index} did not start; log:\n{self.log_text()}")
 
-    def _check_it_is_us(self):
+    def _answered_by_us(self):
         """The PONG must come from our process, not from another test's server
-        that took the port first (tests run in parallel)."""
+        that took the port first."""
         info = resp_command(self.port, "INFO", "server", timeout=2)
-        want = f"process_id:{self.proc.pid}".encode()
-        if want not in info:
-            raise RuntimeError(f"node {self.index}: port {self.port} is answered by another "
-                               f"process (port taken between choosing and binding it)")
+        return f"process_id:{self.proc.pid}".encode() in info
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -172,12 +195,15 @@ class Node:
             self._log.close()
             self._log = None
 
-    def log_text(self):
+    def _log_bytes(self):
         try:
             with open(os.path.join(self.data_dir, "server.log"), "rb") as f:
-                return f.read()[-4000:].decode("utf-8", "replace")
+                return f.read()
         except OSError:
-            return ""
+            return b""
+
+    def log_text(self):
+        return self._log_bytes()[-4000:].decode("utf-8", "replace")
 
 
 class ShoalCluster:
