@@ -28,6 +28,12 @@ Result<Config> parse_config(int argc, char** argv, bool* exit_now) {
                  "--threads 2 or more only")
       ->check(CLI::IsMember({"auto", "yes", "no"}))
       ->capture_default_str();
+  app.add_option("--busy-poll-us", c.busy_poll_us,
+                 "An event loop busy for most of the last 20 ms polls this many microseconds "
+                 "after its last event before it sleeps, sparing clients the wake-up of a "
+                 "sleeping loop; a lightly loaded loop always sleeps. 0: never poll")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
   app.add_option("--threads", c.threads, "Event-loop threads")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

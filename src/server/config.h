@@ -19,6 +19,9 @@ struct Config {
   // outnumber the CPUs the process may run on).
   std::string gather_readers = "auto";
   int threads = 2;  // event-loop threads; one connection lives on one
+  // A busy event loop polls this long after its last handler before it
+  // sleeps (server/loop_runner.h); 0: loops always sleep when idle.
+  int busy_poll_us = 50;
   int maxclients = 10000;
   int64_t proto_max_bulk_len = 512LL * 1024 * 1024;
   int64_t client_query_buffer_limit = 1024LL * 1024 * 1024;

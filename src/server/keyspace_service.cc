@@ -10,6 +10,7 @@
 #include "env/posix_disk.h"
 #include "replica/sync_thread.h"
 #include "server/cluster_files.h"
+#include "server/loop_runner.h"
 
 namespace shoal::server {
 namespace {
@@ -115,7 +116,7 @@ Status KeyspaceService::start() {
   schedule_expiry();
   thread_ = std::thread([this] {
     set_thread_name("shoal-raft");
-    loop_.run();
+    run_loop(loop_, BusyPollOptions{std::chrono::microseconds(config_.busy_poll_us)});
   });
   return Status::ok();
 }

@@ -8,6 +8,7 @@
 
 #include "base/thread_name.h"
 #include "server/connection.h"
+#include "server/loop_runner.h"
 
 namespace shoal::server {
 namespace {
@@ -59,9 +60,10 @@ Status Server::start() {
   for (auto& loop : loops_) guards_.push_back(asio::make_work_guard(*loop));
   accept_next();
   for (size_t i = 0; i < loops_.size(); ++i) {
-    threads_running_.emplace_back([l = loops_[i].get(), i] {
+    BusyPollOptions busy_poll{std::chrono::microseconds(cfg.busy_poll_us)};
+    threads_running_.emplace_back([l = loops_[i].get(), i, busy_poll] {
       set_thread_name("shoal-io-" + std::to_string(i));
-      l->run();
+      run_loop(*l, busy_poll);
     });
   }
   return Status::ok();

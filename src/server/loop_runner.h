@@ -1,0 +1,39 @@
+// run_loop: runs an event loop until it stops. A loop that was busy for most
+// of the last window polls for a short while after its last handler instead
+// of going to sleep at once (adaptive busy polling).
+//
+// Why: on loopback a client's send to a sleeping loop pays the loop's
+// wake-up in the client's own system time (the wake-up and the other CPU's
+// interrupt run in the sender's context), and so does the loop's reply to a
+// sleeping client. A loop under a steady load sleeps only in short gaps;
+// polling through them spares its clients those wake-ups (measured in
+// docs/benchmarks.md, "Session 13"). A loop busy less than `min_busy_share`
+// of the last window sleeps as before, so an idle or lightly loaded node
+// costs no extra CPU; polling only fills gaps of a loop that already takes
+// most of a core.
+//
+// Thread-safety: run_loop runs on the loop's own thread, as io_context::run;
+// `stats` is written by that thread only (read it after run_loop returns).
+#pragma once
+
+#include <asio.hpp>
+#include <chrono>
+#include <cstdint>
+
+namespace shoal::server {
+
+struct BusyPollOptions {
+  std::chrono::microseconds spin{0};  // 0: never poll (io_context::run)
+  double min_busy_share = 0.6;        // of `window`, spent in handlers
+  std::chrono::milliseconds window{20};
+};
+
+struct LoopRunStats {
+  uint64_t sleeps = 0;           // waits for a handler in the kernel
+  uint64_t polling_windows = 0;  // windows in which the loop polled
+};
+
+void run_loop(asio::io_context& loop, const BusyPollOptions& options,
+              LoopRunStats* stats = nullptr);
+
+}  // namespace shoal::server
