@@ -24,12 +24,13 @@ namespace shoal::server {
 
 struct BusyPollOptions {
   std::chrono::microseconds spin{0};  // 0: never poll (io_context::run)
-  double min_busy_share = 0.6;        // of `window`, spent in handlers
+  // Of `window`: the thread's CPU time, less its time polling.
+  double min_busy_share = 0.6;
   std::chrono::milliseconds window{20};
 };
 
 struct LoopRunStats {
-  uint64_t sleeps = 0;           // waits for a handler in the kernel
+  uint64_t waits = 0;  // run_one() calls: each waits in the kernel when no handler is ready
   uint64_t polling_windows = 0;  // windows in which the loop polled
 };
 

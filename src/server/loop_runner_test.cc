@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <thread>
 
 namespace shoal::server {
@@ -16,6 +17,14 @@ void busy_wait(microseconds d) {
   Clock::time_point end = Clock::now() + d;
   while (Clock::now() < end) {
   }
+}
+
+// The spin (2 ms) is far above the gaps of the loads below, so that a test
+// machine that preempts the loop still shows the policy; the busy share is
+// 0.2 unless a test says otherwise, because a machine busy with other tests
+// may give this thread much less than a core.
+BusyPollOptions test_options(double min_busy_share = 0.2) {
+  return BusyPollOptions{microseconds(2000), min_busy_share};
 }
 
 class RunLoopTest : public ::testing::TestWithParam<int> {};
@@ -41,68 +50,107 @@ TEST_P(RunLoopTest, ReturnsWhenTheLoopRunsOutOfWork) {
 
 INSTANTIATE_TEST_SUITE_P(SpinOffAndOn, RunLoopTest, ::testing::Values(0, 50));
 
-// A timer every 2 ms with a trivial handler: the loop is busy far below
-// min_busy_share, so it must sleep between handlers and never poll.
-TEST(RunLoopPolicy, ALightlyLoadedLoopSleepsAndNeverPolls) {
-  asio::io_context loop;
-  asio::steady_timer timer(loop);
+// Handlers that each work `work`, `gap` apart (a timer), until `until`
+// returns true; `then` runs on the loop after the last one.
+struct Load {
+  asio::steady_timer timer;
+  microseconds work, gap;
+  std::function<bool()> until;
+  std::function<void()> then;
   int fired = 0;
-  std::function<void()> arm = [&] {
-    timer.expires_after(milliseconds(2));
-    timer.async_wait([&](const asio::error_code&) {
-      if (++fired < 60) arm();
+
+  void arm() {
+    timer.expires_after(gap);
+    timer.async_wait([this](const asio::error_code&) {
+      busy_wait(work);
+      ++fired;
+      if (until()) {
+        if (then) then();
+      } else {
+        arm();
+      }
     });
-  };
-  arm();
+  }
+};
+
+// A timer every 2 ms with a trivial handler: far below any busy share, so
+// the loop never polls and waits for every handler.
+TEST(RunLoopPolicy, ALightlyLoadedLoopWaitsForEveryHandlerAndNeverPolls) {
+  asio::io_context loop;
+  Load load{asio::steady_timer(loop), microseconds(0), microseconds(2000), {}, {}};
+  load.until = [&] { return load.fired == 60; };
+  load.arm();
   LoopRunStats stats;
-  run_loop(loop, BusyPollOptions{microseconds(2000)}, &stats);
-  EXPECT_EQ(fired, 60);
+  run_loop(loop, test_options(), &stats);
+  EXPECT_EQ(load.fired, 60);
   EXPECT_EQ(stats.polling_windows, 0u);
-  EXPECT_GE(stats.sleeps, 60u);
+  EXPECT_GE(stats.waits, 60u);
 }
 
-// Handlers that each work 200 us, 20 us apart (a timer): `fired` handlers.
-LoopRunStats run_busy_load(double min_busy_share, int handlers) {
+// Handlers of 200 us, 20 us apart: busy most of every window, so from the
+// second window on the loop polls through the gaps instead of waiting in
+// the kernel for each.
+TEST(RunLoopPolicy, ABusyLoopPollsThroughItsGaps) {
   asio::io_context loop;
-  asio::steady_timer timer(loop);
-  int fired = 0;
-  std::function<void()> arm = [&] {
-    timer.expires_after(microseconds(20));
-    timer.async_wait([&](const asio::error_code&) {
-      busy_wait(microseconds(200));
-      if (++fired < handlers) arm();
-    });
-  };
-  arm();
-  LoopRunStats stats;
-  // The spin (2 ms) is far above the gap so that a preempted test machine
-  // still shows the policy.
-  run_loop(loop, BusyPollOptions{microseconds(2000), min_busy_share}, &stats);
-  EXPECT_EQ(fired, handlers);
-  return stats;
-}
-
-// Busy most of every window: from the second window on the loop polls
-// through the gaps instead of sleeping in each.
-TEST(RunLoopPolicy, ABusyLoopPollsThroughItsGapsInsteadOfSleeping) {
   constexpr int kHandlers = 1000;  // about 220 ms
-  // A share of 0.2: the handlers' CPU time counts, and a test machine busy
-  // with other tests may give this thread much less than a core.
-  LoopRunStats stats = run_busy_load(0.2, kHandlers);
+  Load load{asio::steady_timer(loop), microseconds(200), microseconds(20), {}, {}};
+  load.until = [&] { return load.fired == kHandlers; };
+  load.arm();
+  LoopRunStats stats;
+  run_loop(loop, test_options(), &stats);
   EXPECT_GE(stats.polling_windows, 4u);
-  // The first window (20 ms, about 90 handlers) sleeps at every gap.
-  EXPECT_LT(stats.sleeps, kHandlers / 4u);
+  // The first window (20 ms, about 90 handlers) waits for each handler.
+  EXPECT_LT(stats.waits, kHandlers / 4u);
 }
 
-// The same load under a share it cannot reach sleeps at every gap: the test
-// above measures the policy, not the timer.
-TEST(RunLoopPolicy, BelowItsBusyShareTheSameLoadSleepsAtEveryGap) {
-  constexpr int kHandlers = 300;
-  LoopRunStats stats = run_busy_load(1.5, kHandlers);
+// The same load under a share it cannot reach waits for every handler: the
+// test above measures the policy, not the timer.
+TEST(RunLoopPolicy, BelowItsBusyShareTheSameLoadNeverPolls) {
+  asio::io_context loop;
+  Load load{asio::steady_timer(loop), microseconds(200), microseconds(20), {}, {}};
+  load.until = [&] { return load.fired == 300; };
+  load.arm();
+  LoopRunStats stats;
+  run_loop(loop, test_options(1.5), &stats);
   EXPECT_EQ(stats.polling_windows, 0u);
-  // A gap can end before the loop looks (a preempted loop): not every gap
-  // is a sleep.
-  EXPECT_GE(stats.sleeps, kHandlers * 9 / 10u);
+  EXPECT_GE(stats.waits, 300u);
+}
+
+// Busy for 150 ms, then a handler every 2 ms for 150 ms: polling stops
+// within a window or two of the load dropping. (Were polling counted as
+// busy, it would keep itself on.)
+TEST(RunLoopPolicy, PollingStopsWhenTheLoadDrops) {
+  asio::io_context loop;
+  Clock::time_point start = Clock::now();
+  LoopRunStats stats;
+  uint64_t windows_at_drop = 0;
+  Load light{asio::steady_timer(loop), microseconds(0), microseconds(2000), {}, {}};
+  light.until = [&] { return Clock::now() - start >= milliseconds(300); };
+  Load busy{asio::steady_timer(loop), microseconds(200), microseconds(20), {}, {}};
+  busy.until = [&] { return Clock::now() - start >= milliseconds(150); };
+  busy.then = [&] {
+    windows_at_drop = stats.polling_windows;
+    light.arm();
+  };
+  busy.arm();
+  run_loop(loop, test_options(), &stats);
+  EXPECT_GE(windows_at_drop, 2u);
+  EXPECT_LE(stats.polling_windows, windows_at_drop + 2);
+}
+
+// stop() from another thread while the loop is polling ends run_loop.
+TEST(RunLoopPolicy, StopFromAnotherThreadEndsAPollingLoop) {
+  asio::io_context loop;
+  auto guard = asio::make_work_guard(loop);
+  Load busy{asio::steady_timer(loop), microseconds(200), microseconds(20), {}, {}};
+  busy.until = [] { return false; };
+  asio::post(loop, [&] { busy.arm(); });
+  LoopRunStats stats;
+  std::thread runner([&] { run_loop(loop, test_options(), &stats); });
+  std::this_thread::sleep_for(milliseconds(150));
+  loop.stop();
+  runner.join();
+  EXPECT_GE(stats.polling_windows, 1u);
 }
 
 }  // namespace

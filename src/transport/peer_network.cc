@@ -61,6 +61,9 @@ Status PeerNetwork::listen() {
 Status PeerNetwork::listen(asio::ip::tcp::acceptor opened) {
   if (impl_->closed) return Status::unavailable("peer network is closed");
   if (impl_->listener) return Status::invalid_argument("peer network is already listening");
+  SHOAL_ASSERT_MSG(opened.is_open(), "listen() needs an open acceptor (open_peer_port)");
+  SHOAL_ASSERT_MSG(&opened.get_executor().context() == &impl_->core.loop,
+                   "the acceptor must belong to the network's loop");
   auto listener = std::make_shared<detail::PeerListener>(impl_->core, std::move(opened));
   listener->start();
   impl_->listener = std::move(listener);

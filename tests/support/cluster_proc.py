@@ -15,6 +15,7 @@ Standard library only.
 """
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -84,10 +85,39 @@ def _complete(data):
 _ports_taken = set()
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _port_is_free(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def unique_free_port():
     """A free loopback port not handed out before in this process: the kernel
     may return a port again once its probe socket is closed, and two nodes on
-    one port would pass for one another."""
+    one port would pass for one another. Chosen below the ephemeral range
+    when there is room, so that no process's outgoing connection can take it
+    between now and a node's bind (or a restart's); other tests choosing
+    ports the same way can, rarely: a first start retries (Node.start)."""
+    low, _high = _ephemeral_range()
+    if low > 11000:
+        for _ in range(200):
+            port = random.randrange(10000, low)
+            if port not in _ports_taken and _port_is_free(port):
+                _ports_taken.add(port)
+                return port
     while True:
         port = free_port()
         if port not in _ports_taken:
@@ -124,16 +154,16 @@ class Node:
         it (tests run in parallel, and outgoing connections take ports from
         the same range); a restart keeps its ports, which the cluster map
         names."""
-        first = not self.started_once
-        for attempt in range(PORT_ATTEMPTS if first else 1):
+        attempts = 1 if self.started_once else PORT_ATTEMPTS
+        for attempt in range(attempts):
             if attempt > 0:
                 self.port = unique_free_port()
                 self.peer_port = unique_free_port()
             if self._start_once():
                 self.started_once = True
                 return
-        raise RuntimeError(f"node {self.index}: ports taken in {PORT_ATTEMPTS} attempts; log:\n"
-                           f"{self.log_text()}")
+        raise RuntimeError(f"node {self.index}: ports {self.port}/{self.peer_port} taken "
+                           f"({attempts} attempt(s)); log:\n{self.log_text()}")
 
     def _start_once(self):
         """True once our process answers PING; False when a port was taken."""
