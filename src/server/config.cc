@@ -29,7 +29,7 @@ Result<Config> parse_config(int argc, char** argv, bool* exit_now) {
       ->check(CLI::IsMember({"auto", "yes", "no"}))
       ->capture_default_str();
   app.add_option("--busy-poll-us", c.busy_poll_us,
-                 "An event loop busy for most of the last 20 ms polls this many microseconds "
+                 "A client event loop busy for most of the last 20 ms polls this many microseconds "
                  "after its last event before it sleeps, sparing clients the wake-up of a "
                  "sleeping loop; a lightly loaded loop always sleeps. 0: never poll")
       ->check(CLI::Range(0, 10000))

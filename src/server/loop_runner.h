@@ -8,9 +8,10 @@
 // sleeping client. A loop under a steady load sleeps only in short gaps;
 // polling through them spares its clients those wake-ups (measured in
 // docs/benchmarks.md, "Session 13"). A loop busy less than `min_busy_share`
-// of the last window sleeps as before, so an idle or lightly loaded node
-// costs no extra CPU; polling only fills gaps of a loop that already takes
-// most of a core.
+// of the last window runs as io_context::run does, so an idle or lightly
+// loaded node costs no extra CPU; polling only fills gaps of a loop that
+// already takes most of a core. Used by the client loops (server.cc); the
+// raft loop does not poll (measured: no gain there).
 //
 // Thread-safety: run_loop runs on the loop's own thread, as io_context::run;
 // `stats` is written by that thread only (read it after run_loop returns).
