@@ -737,9 +737,11 @@ class UnbootstrappedClusterNodeCases(unittest.TestCase):
         # (it was gathered and never delivered: the client hung).
         if is_redis(SERVER_BIN):
             raise unittest.SkipTest("Shoal's cluster bootstrap")
-        from server_proc import free_port
+        # Below the ephemeral range: ServerProcess retries on a new client
+        # port only, so this one must stay free.
+        from cluster_proc import unique_free_port
         server = ServerProcess(SERVER_BIN, extra_shoal=(
-            "--cluster-enabled", "yes", "--cluster-port", str(free_port()))).start()
+            "--cluster-enabled", "yes", "--cluster-port", str(unique_free_port()))).start()
         try:
             r = redis.Redis(host="127.0.0.1", port=server.port, decode_responses=True,
                             socket_timeout=5)
