@@ -73,16 +73,23 @@ struct Load {
   }
 };
 
+// Runs `handlers` handlers of `work` each, `gap` apart, to the end.
+LoopRunStats run_load(microseconds work, microseconds gap, int handlers,
+                      double min_busy_share = 0.2) {
+  asio::io_context loop;
+  Load load{asio::steady_timer(loop), work, gap, {}, {}};
+  load.until = [&] { return load.fired == handlers; };
+  load.arm();
+  LoopRunStats stats;
+  run_loop(loop, test_options(min_busy_share), &stats);
+  EXPECT_EQ(load.fired, handlers);
+  return stats;
+}
+
 // A timer every 2 ms with a trivial handler: far below any busy share, so
 // the loop never polls and waits for every handler.
 TEST(RunLoopPolicy, ALightlyLoadedLoopWaitsForEveryHandlerAndNeverPolls) {
-  asio::io_context loop;
-  Load load{asio::steady_timer(loop), microseconds(0), microseconds(2000), {}, {}};
-  load.until = [&] { return load.fired == 60; };
-  load.arm();
-  LoopRunStats stats;
-  run_loop(loop, test_options(), &stats);
-  EXPECT_EQ(load.fired, 60);
+  LoopRunStats stats = run_load(microseconds(0), microseconds(2000), 60);
   EXPECT_EQ(stats.polling_windows, 0u);
   EXPECT_GE(stats.waits, 60u);
 }
@@ -91,13 +98,8 @@ TEST(RunLoopPolicy, ALightlyLoadedLoopWaitsForEveryHandlerAndNeverPolls) {
 // second window on the loop polls through the gaps instead of waiting in
 // the kernel for each.
 TEST(RunLoopPolicy, ABusyLoopPollsThroughItsGaps) {
-  asio::io_context loop;
   constexpr int kHandlers = 1000;  // about 220 ms
-  Load load{asio::steady_timer(loop), microseconds(200), microseconds(20), {}, {}};
-  load.until = [&] { return load.fired == kHandlers; };
-  load.arm();
-  LoopRunStats stats;
-  run_loop(loop, test_options(), &stats);
+  LoopRunStats stats = run_load(microseconds(200), microseconds(20), kHandlers);
   EXPECT_GE(stats.polling_windows, 4u);
   // The first window (20 ms, about 90 handlers) waits for each handler.
   EXPECT_LT(stats.waits, kHandlers / 4u);
@@ -106,12 +108,7 @@ TEST(RunLoopPolicy, ABusyLoopPollsThroughItsGaps) {
 // The same load under a share it cannot reach waits for every handler: the
 // test above measures the policy, not the timer.
 TEST(RunLoopPolicy, BelowItsBusyShareTheSameLoadNeverPolls) {
-  asio::io_context loop;
-  Load load{asio::steady_timer(loop), microseconds(200), microseconds(20), {}, {}};
-  load.until = [&] { return load.fired == 300; };
-  load.arm();
-  LoopRunStats stats;
-  run_loop(loop, test_options(1.5), &stats);
+  LoopRunStats stats = run_load(microseconds(200), microseconds(20), 300, 1.5);
   EXPECT_EQ(stats.polling_windows, 0u);
   EXPECT_GE(stats.waits, 300u);
 }
