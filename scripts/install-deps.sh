@@ -15,7 +15,7 @@ PACKAGES=(
   # libraries
   libasio-dev libcli11-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   libbenchmark-dev librocksdb-dev libprotobuf-dev protobuf-compiler liblz4-dev
-  libxxhash-dev libssl-dev libjemalloc-dev
+  libxxhash-dev libssl-dev libjemalloc-dev libabsl-dev
   # real peers and clients for tests and benchmarks
   redis-server redis-tools python3 python3-redis
   # bench/cpu_budget.sh: redis-benchmark's own CPU time (/usr/bin/time)

@@ -2,9 +2,10 @@
 // (slot, 48-bit key hash, key) for deterministic, cursor-stable iteration.
 #pragma once
 
+#include <absl/container/btree_map.h>
+
 #include <array>
 #include <atomic>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -43,7 +44,7 @@ class MemoryEngine final : public Engine {
   using IndexEntry = std::pair<uint64_t, std::string_view>;
 
   KeyTable table_;
-  std::map<IndexEntry, const std::string*> index_;
+  absl::btree_map<IndexEntry, const std::string*> index_;
   std::vector<uint32_t> slot_counts_;
 };
 
