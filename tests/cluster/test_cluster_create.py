@@ -8,12 +8,17 @@
 * A node restarted after creation keeps its id and its cluster (node.id and
   cluster.map in its data directory), and a second create against a member
   is refused.
+* A node whose peer port another process holds fails its start (it used to
+  start, accept the create and never become reachable: cluster_state:fail
+  for ever); the harness starts it again on fresh ports and every node of
+  the cluster reports cluster_state:ok.
 
 Usage: test_cluster_create.py --server BIN --cli BIN [--rounds N]
 Prints `N passed, N failed`.
 """
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -90,6 +95,21 @@ def restart_keeps_identity(server, cli):
               "create against members is refused: " + again.stderr.strip()[:80])
 
 
+def taken_peer_port(server, cli):
+    c = ShoalCluster(server, cli, nodes=3, shards=8)
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", c.nodes[1].peer_port))
+        holder.listen()
+        taken = c.nodes[1].peer_port
+        with c:
+            log = c.nodes[1].log_text()
+            check(f"shoal-server: peer listener on 127.0.0.1:{taken}: Address already in use" in log,
+                  "a node whose peer port is taken fails its start, saying why")
+            check(c.nodes[1].peer_port != taken, "the harness starts it on a fresh peer port")
+            check(c.wait_all_ok(timeout=30), "every node of the cluster reports cluster_state:ok")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--server", required=True)
@@ -100,6 +120,7 @@ def main():
     for rnd in range(args.rounds):
         race_round(server, cli, rnd)
     restart_keeps_identity(server, cli)
+    taken_peer_port(server, cli)
     print(f"{results['passed']} passed, {results['failed']} failed")
     sys.exit(1 if results["failed"] else 0)
 
