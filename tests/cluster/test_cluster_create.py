@@ -104,8 +104,8 @@ def taken_peer_port(server, cli):
         taken = c.nodes[1].peer_port
         with c:
             log = c.nodes[1].log_text()
-            check(f"shoal-server: peer listener on 127.0.0.1:{taken}: Address already in use" in log,
-                  "a node whose peer port is taken fails its start, saying why")
+            said = f"shoal-server: peer listener on 127.0.0.1:{taken}: Address already in use"
+            check(said in log, "a node whose peer port is taken fails its start, saying why")
             check(c.nodes[1].peer_port != taken, "the harness starts it on a fresh peer port")
             check(c.wait_all_ok(timeout=30), "every node of the cluster reports cluster_state:ok")
 
