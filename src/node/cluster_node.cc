@@ -102,8 +102,30 @@ std::optional<NodeId> ClusterNode::leader_of(ShardId shard) const {
 
 void ClusterNode::execute(uint64_t client, ClientContext ctx, const kv::CommandSpec& spec,
                           std::vector<std::string> args, Reply done) {
-  clients_[client].waiting.push_back(Op{&spec, std::move(args), ctx, std::move(done)});
+  queue_of(client).waiting.push_back(Op{&spec, std::move(args), ctx, std::move(done)});
   pump(client);
+}
+
+// An unpipelined client's queue empties after each command: its map node
+// (and the deque inside, with its buffers) is kept for the next client rather
+// than freed and allocated again per command.
+ClusterNode::ClientQueue& ClusterNode::queue_of(uint64_t client) {
+  auto it = clients_.lower_bound(client);
+  if (it != clients_.end() && it->first == client) return it->second;
+  if (spare_clients_.empty()) return clients_.try_emplace(it, client)->second;
+  auto node = std::move(spare_clients_.back());
+  spare_clients_.pop_back();
+  node.key() = client;
+  return clients_.insert(it, std::move(node))->second;
+}
+
+void ClusterNode::drop_idle_client(std::map<uint64_t, ClientQueue>::iterator it) {
+  SHOAL_ASSERT(it->second.waiting.empty() && it->second.idle() && !it->second.pumping);
+  if (spare_clients_.size() >= kSpareClientQueues) {
+    clients_.erase(it);
+    return;
+  }
+  spare_clients_.push_back(clients_.extract(it));
 }
 
 void ClusterNode::forget_client(uint64_t client) {
@@ -112,7 +134,7 @@ void ClusterNode::forget_client(uint64_t client) {
   it->second.waiting.clear();
   end_waits_of(client);  // a WAIT would otherwise hold the client until it is satisfied
   it = clients_.find(client);
-  if (it != clients_.end() && it->second.idle() && !it->second.pumping) clients_.erase(it);
+  if (it != clients_.end() && it->second.idle() && !it->second.pumping) drop_idle_client(it);
 }
 
 // A command is pipelined when it is a write to a shard this node leads and
@@ -146,7 +168,7 @@ void ClusterNode::pump(uint64_t client) {
     start(client, std::move(op), pipelined);
   }
   q.pumping = false;
-  if (q.waiting.empty() && q.idle()) clients_.erase(it);
+  if (q.waiting.empty() && q.idle()) drop_idle_client(it);
 }
 
 void ClusterNode::start(uint64_t client, Op op, bool pipelined) {

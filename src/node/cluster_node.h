@@ -267,7 +267,12 @@ class ClusterNode {
   std::unordered_map<uint64_t, size_t> shard_pos_;
   const cluster::ShardInfo* shard_info(ShardId id) const;
   LeaderTable leaders_;
-  std::map<uint64_t, ClientQueue> clients_;
+  std::map<uint64_t, ClientQueue> clients_;  // clients with commands waiting or in flight
+  // Nodes of clients_ whose client went idle, kept for reuse (queue_of()).
+  static constexpr size_t kSpareClientQueues = 64;
+  std::vector<std::map<uint64_t, ClientQueue>::node_type> spare_clients_;
+  ClientQueue& queue_of(uint64_t client);
+  void drop_idle_client(std::map<uint64_t, ClientQueue>::iterator it);
   std::map<uint64_t, Forward> forwards_;  // by request id
   std::deque<Waiting> waiting_;           // commands waiting for a leader
   std::vector<ReplicaWait> waits_;        // WAIT commands

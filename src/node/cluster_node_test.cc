@@ -449,5 +449,35 @@ TEST(ClusterNode, ForgottenClientsQueuedCommandsAreDropped) {
   EXPECT_EQ(sim.call(leader, {"GET", key}), "(nil)");
 }
 
+// An idle client's queue is kept for the next client (ClusterNode::queue_of):
+// the next one starts empty, never with a command of the client before.
+TEST(ClusterNode, AClientQueueTakenOverFromAnIdleClientStartsEmpty) {
+  Sim sim(SimOptions{});
+  sim.wait_leaders();
+  std::string key = sim.key_in(ShardId(1));
+  NodeId leader = sim.leader(ShardId(1));
+  Call read = sim.exec(leader, 5, {"GET", key});
+  Call dropped = sim.exec(leader, 5, {"SET", key, "x"});
+  sim.node(leader).forget_client(5);
+  ASSERT_TRUE(sim.run_until([&] { return read->done; }));  // client 5's queue goes idle
+  // Many clients after it, each a write then a read of its own key, both in
+  // flight at once: each answers in its own order.
+  std::vector<std::pair<Call, Call>> calls;
+  for (uint64_t c = 6; c < 70; ++c) {
+    std::string k = sim.key_in(ShardId(1), static_cast<int>(c));
+    Call set = sim.exec(leader, c, {"SET", k, std::to_string(c)});
+    calls.emplace_back(set, sim.exec(leader, c, {"GET", k}));
+  }
+  ASSERT_TRUE(sim.run_until([&] { return calls.back().second->done; }));
+  sim.run(10);
+  for (uint64_t c = 6; c < 70; ++c) {
+    auto& [set, get] = calls[c - 6];
+    EXPECT_EQ(set->str(), "+OK");
+    EXPECT_EQ(get->str(), "$" + std::to_string(c));
+  }
+  EXPECT_FALSE(dropped->done);
+  EXPECT_EQ(sim.call(leader, {"GET", key}), "(nil)");
+}
+
 }  // namespace
 }  // namespace shoal::node

@@ -355,16 +355,15 @@ namespace shoal::server {
 
 void Connection::submit_pending() {
   if (to_submit_.empty()) return;
-  server_.keyspace().submit(session_.id, shared_from_this(), std::move(to_submit_));
-  to_submit_.clear();
+  server_.keyspace().submit(session_.id, shared_from_this(), to_submit_);
 }
 
-void Connection::deliver(std::vector<KeyspaceCompletion> done) {
+void Connection::deliver(std::vector<KeyspaceCompletion>& done) {
   // deliver() runs on the raft loop: a connection living there (loop
   // affinity) answers at once instead of after the loop's next turn.
-  if (on_raft_loop_) return on_completions(std::move(done));
+  if (on_raft_loop_) return on_completions(done);
   asio::post(socket_.get_executor(), [self = shared_from_this(), d = std::move(done)]() mutable {
-    self->on_completions(std::move(d));
+    self->on_completions(d);
   });
 }
 
@@ -379,7 +378,7 @@ std::string keyspace_error(const Status& s) {
   }
 }
 
-void Connection::on_completions(std::vector<KeyspaceCompletion> done) {
+void Connection::on_completions(std::span<KeyspaceCompletion> done) {
   if (closed_) return;
   for (auto& c : done) {
     if (c.tag < first_tag_ || c.tag - first_tag_ >= slots_.size()) continue;

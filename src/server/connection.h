@@ -38,6 +38,7 @@
 #include <asio.hpp>
 #include <deque>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "resp/request_parser.h"
@@ -68,14 +69,14 @@ class Connection : public std::enable_shared_from_this<Connection>, public Compl
   // Closes the socket (from the owning loop).
   void close();
   // Called on the raft loop; hops to this connection's loop.
-  void deliver(std::vector<KeyspaceCompletion> done) override;
+  void deliver(std::vector<KeyspaceCompletion>& done) override;
 
  private:
   void read_more();
   void on_read(const asio::error_code& ec, size_t n);
   void process_input();
   void execute(const std::vector<std::string_view>& args);
-  void on_completions(std::vector<KeyspaceCompletion> done);
+  void on_completions(std::span<KeyspaceCompletion> done);
   void drain_slots();
   void submit_pending();
   bool busy() const;

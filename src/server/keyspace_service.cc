@@ -294,7 +294,9 @@ void KeyspaceService::stop() {
   // (stopped_), then the node and the outbox go.
   loop_.restart();
   loop_.poll();
+  for (size_t i = 0; i < outbox_used_; ++i) outbox_[i].sink->outbox_slot_ = CompletionSink::kNoSlot;
   outbox_.clear();
+  outbox_used_ = 0;
   node_.reset();
 }
 
@@ -324,29 +326,29 @@ void KeyspaceService::step_shutdown(std::function<void()> then, int rounds_left,
 }
 
 void KeyspaceService::submit(uint64_t client, std::shared_ptr<CompletionSink> sink,
-                             std::vector<KeyspaceRequest> requests) {
+                             std::vector<KeyspaceRequest>& requests) {
   // A connection living on the raft loop (loop affinity) hands its commands
-  // over with a call, not a post to its own loop.
+  // over with a call, not a post to its own loop; it keeps its vector's
+  // buffer for the next batch.
   if (loop_.get_executor().running_in_this_thread()) {
-    return run_requests(client, std::move(sink), std::move(requests));
+    run_requests(client, std::move(sink), requests);
+    requests.clear();
+    return;
   }
   asio::post(loop_, [this, client, sink = std::move(sink), reqs = std::move(requests)]() mutable {
-    run_requests(client, std::move(sink), std::move(reqs));
+    run_requests(client, std::move(sink), reqs);
   });
+  requests.clear();  // moved from: valid but unspecified
 }
 
 void KeyspaceService::run_requests(uint64_t client, std::shared_ptr<CompletionSink> sink,
-                                   std::vector<KeyspaceRequest> reqs) {
+                                   std::vector<KeyspaceRequest>& reqs) {
   if (stopped_) return;  // shutting down: the client gets no reply
   node::ClusterNode::RequestBatch same_time(node_.get());
   for (auto& r : reqs) {
     auto done = [this, sink, tag = r.tag](Status s, kv::RecordedReply reply) {
       // Gathered per connection and handed over once per iteration.
-      auto& entry = outbox_[sink.get()];
-      if (!entry.first) entry.first = sink;  // once per connection and iteration
-      // A second reply means a pipeline: room for a -P 16 batch at once.
-      if (entry.second.size() == 1) entry.second.reserve(16);
-      entry.second.push_back({tag, std::move(s), std::move(reply)});
+      outbox_entry(sink).done.push_back({tag, std::move(s), std::move(reply)});
       schedule_iteration();
     };
     if (!node_) {
@@ -406,10 +408,32 @@ void KeyspaceService::iterate() {
   deliver_outbox();
 }
 
+KeyspaceService::OutboxEntry& KeyspaceService::outbox_entry(
+    const std::shared_ptr<CompletionSink>& sink) {
+  if (sink->outbox_slot_ != CompletionSink::kNoSlot) return outbox_[sink->outbox_slot_];
+  size_t slot = outbox_used_++;
+  if (slot == outbox_.size()) outbox_.emplace_back();
+  OutboxEntry& entry = outbox_[slot];
+  entry.sink = sink;
+  sink->outbox_slot_ = slot;
+  return entry;
+}
+
 void KeyspaceService::deliver_outbox() {
-  auto outbox = std::move(outbox_);
-  outbox_.clear();
-  for (auto& [raw, entry] : outbox) entry.first->deliver(std::move(entry.second));
+  SHOAL_ASSERT(!in_delivery_);
+  in_delivery_ = true;
+  // Completions produced while delivering go to the other vector, for the
+  // next iteration.
+  std::swap(outbox_, delivering_);
+  size_t n = std::exchange(outbox_used_, 0);
+  for (size_t i = 0; i < n; ++i) delivering_[i].sink->outbox_slot_ = CompletionSink::kNoSlot;
+  for (size_t i = 0; i < n; ++i) {
+    OutboxEntry& entry = delivering_[i];
+    entry.sink->deliver(entry.done);
+    entry.done.clear();
+    entry.sink.reset();
+  }
+  in_delivery_ = false;
 }
 
 // Syncs on the raft loop itself and finishes what waited for it: start-up

@@ -20,6 +20,7 @@
 
 #include <asio.hpp>
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -69,11 +70,18 @@ struct KeyspaceCompletion {
 };
 
 // Implemented by a client connection; called on the raft loop with a batch of
-// completions, in the order the commands completed.
+// completions, in the order the commands completed. The sink handles them
+// before it returns or moves them away: the caller clears `done` and reuses
+// its buffer.
 class CompletionSink {
  public:
   virtual ~CompletionSink() = default;
-  virtual void deliver(std::vector<KeyspaceCompletion> done) = 0;
+  virtual void deliver(std::vector<KeyspaceCompletion>& done) = 0;
+
+ private:
+  friend class KeyspaceService;
+  static constexpr size_t kNoSlot = SIZE_MAX;
+  size_t outbox_slot_ = kNoSlot;  // raft loop only: its entry in the iteration's outbox
 };
 
 class KeyspaceService {
@@ -89,8 +97,9 @@ class KeyspaceService {
   // so that in-flight commands complete and new ones are redirected.
   void hand_over_leadership();
 
+  // Hands `requests` over to the raft loop and leaves the vector empty.
   void submit(uint64_t client, std::shared_ptr<CompletionSink> sink,
-              std::vector<KeyspaceRequest> requests);
+              std::vector<KeyspaceRequest>& requests);
 
   // Serves a read on the caller's thread when that is linearizable: this node
   // is the only voter and leads, so every acknowledged write is already
@@ -153,7 +162,7 @@ class KeyspaceService {
   void step_shutdown(std::function<void()> then, int rounds_left, uint64_t generation);
   // submit()'s work, on the raft loop.
   void run_requests(uint64_t client, std::shared_ptr<CompletionSink> sink,
-                    std::vector<KeyspaceRequest> requests);
+                    std::vector<KeyspaceRequest>& requests);
   void schedule_iteration();
   void iterate();
   // Hands each connection the completions gathered since the last call.
@@ -187,10 +196,18 @@ class KeyspaceService {
   uint64_t ticks_ = 0;
   bool stopped_ = false;  // the loop is leaving: no more iterations
   uint64_t shutdown_generation_ = 0;
-  // Completions gathered during one iteration, per connection.
-  std::map<CompletionSink*,
-           std::pair<std::shared_ptr<CompletionSink>, std::vector<KeyspaceCompletion>>>
-      outbox_;
+  // Completions gathered during one iteration, per connection. The entries
+  // (and their buffers) are reused from one iteration to the next: two
+  // vectors, one filling while the other is delivered, since a delivery on
+  // the raft loop may complete new commands at once.
+  struct OutboxEntry {
+    std::shared_ptr<CompletionSink> sink;
+    std::vector<KeyspaceCompletion> done;
+  };
+  std::vector<OutboxEntry> outbox_, delivering_;
+  size_t outbox_used_ = 0;  // outbox_[0, outbox_used_) belong to this iteration
+  bool in_delivery_ = false;
+  OutboxEntry& outbox_entry(const std::shared_ptr<CompletionSink>& sink);
   std::atomic<uint64_t> dbsize_{0}, expires_{0}, expired_total_{0}, batches_{0};
   std::atomic<uint64_t> compactions_memory_only_{0}, compactions_stored_{0};
   std::atomic<uint64_t> wal_syncs_{0}, wal_sync_us_{0}, wal_sync_wait_us_{0};
