@@ -83,6 +83,9 @@ Result<WriteCommand> decode_write_command(std::string_view bytes) {
 void WriteEntryBuilder::add(const WriteCommand& cmd) {
   if (count_ == 0) {
     out_.clear();
+    // finish() hands the buffer away with the entry: start the next one at
+    // about the last one's size rather than grow it again from nothing.
+    out_.reserve(last_bytes_ + last_bytes_ / 4);
     out_.push_back(static_cast<char>(kBatchVersion));
     put_fixed32(out_, 0);  // the count, set by finish()
   }
@@ -94,6 +97,7 @@ void WriteEntryBuilder::add(const WriteCommand& cmd) {
 }
 
 std::string WriteEntryBuilder::finish() {
+  last_bytes_ = out_.size();
   std::string entry;
   if (count_ == 1) {
     entry = out_.substr(first_at_);

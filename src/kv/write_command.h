@@ -70,7 +70,8 @@ class WriteEntryBuilder {
  private:
   std::string out_;
   size_t count_ = 0;
-  size_t first_at_ = 0;  // where the first command's bytes begin
+  size_t first_at_ = 0;    // where the first command's bytes begin
+  size_t last_bytes_ = 0;  // the size of the last entry finished
 };
 
 // The commands of an entry (either version), each as version-1 bytes.

@@ -110,16 +110,16 @@ void ClusterNode::execute(uint64_t client, ClientContext ctx, const kv::CommandS
 // (and the deque inside, with its buffers) is kept for the next client rather
 // than freed and allocated again per command.
 ClusterNode::ClientQueue& ClusterNode::queue_of(uint64_t client) {
-  auto it = clients_.lower_bound(client);
-  if (it != clients_.end() && it->first == client) return it->second;
-  if (spare_clients_.empty()) return clients_.try_emplace(it, client)->second;
+  auto it = clients_.find(client);
+  if (it != clients_.end()) return it->second;
+  if (spare_clients_.empty()) return clients_.try_emplace(client).first->second;
   auto node = std::move(spare_clients_.back());
   spare_clients_.pop_back();
   node.key() = client;
-  return clients_.insert(it, std::move(node))->second;
+  return clients_.insert(std::move(node)).position->second;
 }
 
-void ClusterNode::drop_idle_client(std::map<uint64_t, ClientQueue>::iterator it) {
+void ClusterNode::drop_idle_client(ClientQueues::iterator it) {
   SHOAL_ASSERT(it->second.waiting.empty() && it->second.idle() && !it->second.pumping);
   if (spare_clients_.size() >= kSpareClientQueues) {
     clients_.erase(it);
@@ -152,8 +152,9 @@ void ClusterNode::pump(uint64_t client) {
   // A completion called back from start() below ends here: the outer pump
   // goes on with this client.
   if (it == clients_.end() || it->second.pumping) return;
-  // `it` stays valid: a client being pumped is never erased (forget_client
-  // checks the flag; the erase below comes after it is cleared).
+  // `q` stays valid: a client being pumped is never erased (forget_client
+  // checks the flag; the erase below comes after it is cleared). `it` may
+  // not: start() can add other clients, and the map rehash.
   ClientQueue& q = it->second;
   q.pumping = true;
   while (!q.waiting.empty() && !q.barrier_in_flight) {
@@ -168,7 +169,7 @@ void ClusterNode::pump(uint64_t client) {
     start(client, std::move(op), pipelined);
   }
   q.pumping = false;
-  if (q.waiting.empty() && q.idle()) drop_idle_client(it);
+  if (q.waiting.empty() && q.idle()) drop_idle_client(clients_.find(client));
 }
 
 void ClusterNode::start(uint64_t client, Op op, bool pipelined) {

@@ -267,12 +267,15 @@ class ClusterNode {
   std::unordered_map<uint64_t, size_t> shard_pos_;
   const cluster::ShardInfo* shard_info(ShardId id) const;
   LeaderTable leaders_;
-  std::map<uint64_t, ClientQueue> clients_;  // clients with commands waiting or in flight
+  // Clients with commands waiting or in flight. Node-based: a ClientQueue&
+  // stays valid while other clients come and go (iterators may not).
+  using ClientQueues = std::unordered_map<uint64_t, ClientQueue>;
+  ClientQueues clients_;
   // Nodes of clients_ whose client went idle, kept for reuse (queue_of()).
   static constexpr size_t kSpareClientQueues = 64;
-  std::vector<std::map<uint64_t, ClientQueue>::node_type> spare_clients_;
+  std::vector<ClientQueues::node_type> spare_clients_;
   ClientQueue& queue_of(uint64_t client);
-  void drop_idle_client(std::map<uint64_t, ClientQueue>::iterator it);
+  void drop_idle_client(ClientQueues::iterator it);
   std::map<uint64_t, Forward> forwards_;  // by request id
   std::deque<Waiting> waiting_;           // commands waiting for a leader
   std::vector<ReplicaWait> waits_;        // WAIT commands
