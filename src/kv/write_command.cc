@@ -1,5 +1,7 @@
 #include "kv/write_command.h"
 
+#include <algorithm>
+
 #include "base/coding.h"
 
 namespace shoal::kv {
@@ -83,9 +85,11 @@ Result<WriteCommand> decode_write_command(std::string_view bytes) {
 void WriteEntryBuilder::add(const WriteCommand& cmd) {
   if (count_ == 0) {
     out_.clear();
-    // finish() hands the buffer away with the entry: start the next one at
-    // about the last one's size rather than grow it again from nothing.
-    out_.reserve(last_bytes_ + last_bytes_ / 4);
+    // finish() hands a batch's buffer away with the entry: start the next
+    // one at about the last one's size rather than grow it again from
+    // nothing. Capped: the entry lives in Raft's log until compaction, and
+    // one big batch must not make every later small one hold its size.
+    out_.reserve(std::min(last_bytes_ + last_bytes_ / 4, kMaxEntryReserve));
     out_.push_back(static_cast<char>(kBatchVersion));
     put_fixed32(out_, 0);  // the count, set by finish()
   }

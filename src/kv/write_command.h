@@ -72,6 +72,7 @@ class WriteEntryBuilder {
   size_t count_ = 0;
   size_t first_at_ = 0;    // where the first command's bytes begin
   size_t last_bytes_ = 0;  // the size of the last entry finished
+  static constexpr size_t kMaxEntryReserve = 64 * 1024;
 };
 
 // The commands of an entry (either version), each as version-1 bytes.

@@ -153,8 +153,11 @@ void ClusterNode::pump(uint64_t client) {
   // goes on with this client.
   if (it == clients_.end() || it->second.pumping) return;
   // `q` stays valid: a client being pumped is never erased (forget_client
-  // checks the flag; the erase below comes after it is cleared). `it` may
-  // not: start() can add other clients, and the map rehash.
+  // checks the flag; the erase below comes after it is cleared). `it` might
+  // not, were a reply callback ever to call execute() for a new client (the
+  // map would rehash), so the end looks the client up again. Queues are
+  // reused (queue_of), so a dangling reference here would silently point at
+  // another client's queue: keep the flag's rule.
   ClientQueue& q = it->second;
   q.pumping = true;
   while (!q.waiting.empty() && !q.barrier_in_flight) {

@@ -461,16 +461,17 @@ TEST(ClusterNode, AClientQueueTakenOverFromAnIdleClientStartsEmpty) {
   sim.node(leader).forget_client(5);
   ASSERT_TRUE(sim.run_until([&] { return read->done; }));  // client 5's queue goes idle
   // Many clients after it, each a write then a read of its own key, both in
-  // flight at once: each answers in its own order.
+  // flight at once: each answers in its own order. More of them than the
+  // spare queues kept, so that an idle queue is also freed.
   std::vector<std::pair<Call, Call>> calls;
-  for (uint64_t c = 6; c < 70; ++c) {
+  for (uint64_t c = 6; c < 90; ++c) {
     std::string k = sim.key_in(ShardId(1), static_cast<int>(c));
     Call set = sim.exec(leader, c, {"SET", k, std::to_string(c)});
     calls.emplace_back(set, sim.exec(leader, c, {"GET", k}));
   }
   ASSERT_TRUE(sim.run_until([&] { return calls.back().second->done; }));
   sim.run(10);
-  for (uint64_t c = 6; c < 70; ++c) {
+  for (uint64_t c = 6; c < 90; ++c) {
     auto& [set, get] = calls[c - 6];
     EXPECT_EQ(set->str(), "+OK");
     EXPECT_EQ(get->str(), "$" + std::to_string(c));
