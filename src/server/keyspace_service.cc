@@ -348,11 +348,11 @@ void KeyspaceService::run_requests(uint64_t client, std::shared_ptr<CompletionSi
   for (auto& r : reqs) {
     auto done = [this, sink, tag = r.tag](Status s, kv::RecordedReply reply) {
       // Gathered per connection and handed over once per iteration.
-      auto& done = outbox_entry(sink).done;
+      auto& replies = outbox_entry(sink).done;
       // A second reply means a pipeline: room for a -P 16 batch at once (a
       // sink off the raft loop takes the buffer away with each delivery).
-      if (done.size() == 1) done.reserve(16);
-      done.push_back({tag, std::move(s), std::move(reply)});
+      if (replies.size() == 1) replies.reserve(16);
+      replies.push_back({tag, std::move(s), std::move(reply)});
       schedule_iteration();
     };
     if (!node_) {
