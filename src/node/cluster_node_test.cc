@@ -450,7 +450,9 @@ TEST(ClusterNode, ForgottenClientsQueuedCommandsAreDropped) {
 }
 
 // An idle client's queue is kept for the next client (ClusterNode::queue_of):
-// the next one starts empty, never with a command of the client before.
+// the next one starts empty, never with a command of the client before, and a
+// queue is only given up while its client has nothing in flight (giving it up
+// at an empty wait list alone, with a write still in flight, fails this test).
 TEST(ClusterNode, AClientQueueTakenOverFromAnIdleClientStartsEmpty) {
   Sim sim(SimOptions{});
   sim.wait_leaders();

@@ -294,9 +294,9 @@ void KeyspaceService::stop() {
   // (stopped_), then the node and the outbox go.
   loop_.restart();
   loop_.poll();
-  for (size_t i = 0; i < outbox_used_; ++i) outbox_[i].sink->outbox_slot_ = CompletionSink::kNoSlot;
+  take_outbox();
+  delivering_.clear();
   outbox_.clear();
-  outbox_used_ = 0;
   node_.reset();
 }
 
@@ -423,14 +423,21 @@ KeyspaceService::OutboxEntry& KeyspaceService::outbox_entry(
   return entry;
 }
 
-void KeyspaceService::deliver_outbox() {
-  SHOAL_ASSERT(!in_delivery_);
-  in_delivery_ = true;
-  // Completions produced while delivering go to the other vector, for the
-  // next iteration.
+// Moves this iteration's entries to delivering_[0, n) and frees their sinks'
+// slots: completions produced from now on start a fresh outbox_.
+size_t KeyspaceService::take_outbox() {
   std::swap(outbox_, delivering_);
   size_t n = std::exchange(outbox_used_, 0);
   for (size_t i = 0; i < n; ++i) delivering_[i].sink->outbox_slot_ = CompletionSink::kNoSlot;
+  return n;
+}
+
+void KeyspaceService::deliver_outbox() {
+  SHOAL_ASSERT(!in_delivery_);
+  in_delivery_ = true;
+  // Completions produced while delivering (a connection on the raft loop can
+  // complete commands at once) go to the next iteration.
+  size_t n = take_outbox();
   for (size_t i = 0; i < n; ++i) {
     OutboxEntry& entry = delivering_[i];
     entry.sink->deliver(entry.done);

@@ -208,6 +208,7 @@ class KeyspaceService {
   size_t outbox_used_ = 0;  // outbox_[0, outbox_used_) belong to this iteration
   bool in_delivery_ = false;
   OutboxEntry& outbox_entry(const std::shared_ptr<CompletionSink>& sink);
+  size_t take_outbox();
   std::atomic<uint64_t> dbsize_{0}, expires_{0}, expired_total_{0}, batches_{0};
   std::atomic<uint64_t> compactions_memory_only_{0}, compactions_stored_{0};
   std::atomic<uint64_t> wal_syncs_{0}, wal_sync_us_{0}, wal_sync_wait_us_{0};
