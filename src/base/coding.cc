@@ -1,6 +1,8 @@
 #include "base/coding.h"
 
+#include <bit>
 #include <charconv>
+#include <cstring>
 
 namespace shoal {
 
@@ -12,14 +14,6 @@ bool parse_decimal_int64(std::string_view s, int64_t* out) {
   return ec == std::errc() && ptr == s.data() + s.size();
 }
 
-void put_varint64(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
 std::optional<std::string_view> ByteReader::bytes(size_t n) {
   if (in_.size() < n) return std::nullopt;
   std::string_view r = in_.substr(0, n);
@@ -27,23 +21,38 @@ std::optional<std::string_view> ByteReader::bytes(size_t n) {
   return r;
 }
 
+namespace {
+template <typename T>
+T decode_fixed(const char* p) {
+  T v = 0;
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&v, p, sizeof v);
+  } else {
+    for (size_t i = 0; i < sizeof v; ++i) v |= T(static_cast<unsigned char>(p[i])) << (8 * i);
+  }
+  return v;
+}
+}  // namespace
+
 std::optional<uint32_t> ByteReader::fixed32() {
   auto b = bytes(4);
   if (!b) return std::nullopt;
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= uint32_t(static_cast<unsigned char>((*b)[i])) << (8 * i);
-  return v;
+  return decode_fixed<uint32_t>(b->data());
 }
 
 std::optional<uint64_t> ByteReader::fixed64() {
   auto b = bytes(8);
   if (!b) return std::nullopt;
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= uint64_t(static_cast<unsigned char>((*b)[i])) << (8 * i);
-  return v;
+  return decode_fixed<uint64_t>(b->data());
 }
 
 std::optional<uint64_t> ByteReader::varint64() {
+  // One byte: lengths below 128, the common case.
+  if (!in_.empty() && !(static_cast<unsigned char>(in_[0]) & 0x80)) {
+    uint64_t v = static_cast<unsigned char>(in_[0]);
+    in_.remove_prefix(1);
+    return v;
+  }
   uint64_t v = 0;
   for (int shift = 0; shift < 64; shift += 7) {
     if (in_.empty()) return std::nullopt;

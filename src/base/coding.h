@@ -3,6 +3,7 @@
 // never reads past the input (input from disk and peers is untrusted).
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -11,17 +12,55 @@
 
 namespace shoal {
 
+// Writers into a buffer the caller has sized; each returns the end of what
+// it wrote. For encoders that know their size up front: one resize, then
+// plain stores, instead of a capacity check per field.
+inline char* encode_fixed32(char* p, uint32_t v) {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(p, &v, 4);
+  } else {
+    for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
+  }
+  return p + 4;
+}
+inline char* encode_fixed64(char* p, uint64_t v) {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(p, &v, 8);
+  } else {
+    for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
+  }
+  return p + 8;
+}
+inline char* encode_varint64(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
+inline size_t varint_length(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+constexpr size_t kMaxVarint64Length = 10;
+
 inline void put_fixed32(std::string& out, uint32_t v) {
   char b[4];
-  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out.append(b, 4);
+  out.append(b, encode_fixed32(b, v) - b);
 }
 inline void put_fixed64(std::string& out, uint64_t v) {
   char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i));
-  out.append(b, 8);
+  out.append(b, encode_fixed64(b, v) - b);
 }
-void put_varint64(std::string& out, uint64_t v);
+inline void put_varint64(std::string& out, uint64_t v) {
+  char b[kMaxVarint64Length];
+  out.append(b, encode_varint64(b, v) - b);
+}
 
 // Parses a decimal int64 exactly as Redis's string2ll: optional '-', digits,
 // no '+', no leading zeros (except "0"), no "-0", no spaces, nothing else.

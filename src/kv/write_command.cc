@@ -1,7 +1,9 @@
 #include "kv/write_command.h"
 
 #include <algorithm>
+#include <cstring>
 
+#include "base/assert.h"
 #include "base/coding.h"
 
 namespace shoal::kv {
@@ -10,35 +12,34 @@ constexpr uint8_t kVersion = 1;
 constexpr uint8_t kBatchVersion = 2;
 constexpr uint64_t kMaxArgs = 1u << 24;
 
-size_t varint_size(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
-
 size_t encoded_size(const WriteCommand& cmd) {
-  size_t size = 1 + 24 + varint_size(cmd.args.size());
-  for (const auto& a : cmd.args) size += varint_size(a.size()) + a.size();
+  size_t size = 1 + 24 + varint_length(cmd.args.size());
+  for (const auto& a : cmd.args) size += varint_length(a.size()) + a.size();
   return size;
 }
 
-void append_write_command(std::string& out, const WriteCommand& cmd) {
-  out.push_back(static_cast<char>(kVersion));
-  put_fixed64(out, cmd.client_id);
-  put_fixed64(out, cmd.seq);
-  put_fixed64(out, static_cast<uint64_t>(cmd.now_ms));
-  put_varint64(out, cmd.args.size());
-  for (const auto& a : cmd.args) put_length_prefixed(out, a);
+// `size` is encoded_size(cmd).
+void append_write_command(std::string& out, const WriteCommand& cmd, size_t size) {
+  size_t at = out.size();
+  out.resize(at + size);
+  char* p = out.data() + at;
+  *p++ = static_cast<char>(kVersion);
+  p = encode_fixed64(p, cmd.client_id);
+  p = encode_fixed64(p, cmd.seq);
+  p = encode_fixed64(p, static_cast<uint64_t>(cmd.now_ms));
+  p = encode_varint64(p, cmd.args.size());
+  for (const auto& a : cmd.args) {
+    p = encode_varint64(p, a.size());
+    std::memcpy(p, a.data(), a.size());
+    p += a.size();
+  }
+  SHOAL_ASSERT(p == out.data() + out.size());
 }
 }  // namespace
 
 std::string encode_write_command(const WriteCommand& cmd) {
   std::string out;
-  out.reserve(encoded_size(cmd));
-  append_write_command(out, cmd);
+  append_write_command(out, cmd, encoded_size(cmd));
   return out;
 }
 
@@ -96,7 +97,7 @@ void WriteEntryBuilder::add(const WriteCommand& cmd) {
   size_t size = encoded_size(cmd);
   put_varint64(out_, size);
   if (count_ == 0) first_at_ = out_.size();
-  append_write_command(out_, cmd);
+  append_write_command(out_, cmd, size);
   ++count_;
 }
 
