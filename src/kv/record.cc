@@ -1,17 +1,19 @@
 #include "kv/record.h"
 
+#include <cstring>
+
 #include "base/coding.h"
 #include "kv/numbers.h"
 
 namespace shoal::kv {
 
 std::string encode_record(const Record& r) {
-  std::string out;
-  out.reserve(kRecordHeaderSize + r.payload.size());
-  out.push_back(static_cast<char>(r.type));
-  out.push_back(static_cast<char>(r.encoding));
-  put_fixed64(out, static_cast<uint64_t>(r.expire_at_ms));
-  out.append(r.payload);
+  std::string out(kRecordHeaderSize + r.payload.size(), '\0');
+  char* p = out.data();
+  *p++ = static_cast<char>(r.type);
+  *p++ = static_cast<char>(r.encoding);
+  p = encode_fixed64(p, static_cast<uint64_t>(r.expire_at_ms));
+  if (!r.payload.empty()) std::memcpy(p, r.payload.data(), r.payload.size());
   return out;
 }
 

@@ -175,7 +175,7 @@ void ClusterNode::pump(uint64_t client) {
   if (q.waiting.empty() && q.idle()) drop_idle_client(clients_.find(client));
 }
 
-void ClusterNode::start(uint64_t client, Op op, bool pipelined) {
+void ClusterNode::start(uint64_t client, Op&& op, bool pipelined) {
   Reply done = std::move(op.done);
   op.done = [this, client, pipelined, done = std::move(done)](Status s, kv::RecordedReply reply) {
     done(std::move(s), std::move(reply));
@@ -230,7 +230,7 @@ std::optional<ShardId> ClusterNode::single_shard_of(Op& op) const {
   return s->id;
 }
 
-void ClusterNode::route(Op op) {
+void ClusterNode::route(Op&& op) {
   if (op.spec->container() == "cluster") {
     // COUNTKEYSINSLOT / GETKEYSINSLOT name their slot; an invalid one gets
     // its error from the handler on any shard.
@@ -257,7 +257,7 @@ void ClusterNode::route(Op op) {
   run_on_shard(shard->id, slot, std::move(op), /*attempt=*/0);
 }
 
-void ClusterNode::run_on_shard(ShardId shard, Slot slot, Op op, int attempt) {
+void ClusterNode::run_on_shard(ShardId shard, Slot slot, Op&& op, int attempt) {
   if (host_.failed()) return op.done(Status::unavailable("node cannot write its log"), {});
   replica::Replica* r = host_.replica(shard);
   if (r && serves(*r, *op.spec)) return run_local(*r, std::move(op));
@@ -275,7 +275,7 @@ void ClusterNode::run_on_shard(ShardId shard, Slot slot, Op op, int attempt) {
   forward(*leader, shard, slot, std::move(op), attempt);
 }
 
-void ClusterNode::run_local(replica::Replica& r, Op op) {
+void ClusterNode::run_local(replica::Replica& r, Op&& op) {
   if (op.spec->is_write()) {
     int64_t now = request_time_ms_ ? *request_time_ms_ : clock_.now_ms();
     r.propose(kv::WriteCommand{0, 0, now, std::move(op.args)}, std::move(op.done));

@@ -222,11 +222,11 @@ class ClusterNode {
   bool is_pipelined(Op& op);
   static const Op::Slots& slots_of(Op& op);
   std::optional<ShardId> single_shard_of(Op& op) const;
-  void start(uint64_t client, Op op, bool pipelined);
+  void start(uint64_t client, Op&& op, bool pipelined);
   void finished(uint64_t client, bool pipelined);
-  void route(Op op);
-  void run_on_shard(ShardId shard, Slot slot, Op op, int attempt);
-  void run_local(replica::Replica& r, Op op);
+  void route(Op&& op);
+  void run_on_shard(ShardId shard, Slot slot, Op&& op, int attempt);
+  void run_local(replica::Replica& r, Op&& op);
   void forward(NodeId leader, ShardId shard, Slot slot, Op op, int attempt);
   void fan_out(Op op);
   void split_by_shard(Op op);
