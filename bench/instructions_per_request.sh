@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# User-space instructions a shoal-server executes per request, counted by
+# callgrind over a redis-benchmark run: a measure of the server's own code
+# that machine noise barely moves (timings here move 10-15% within an hour;
+# one binary counted 11,341 and 11,315 in two runs). It says nothing about
+# kernel time, which is most of a -P 1 request (docs/benchmarks.md,
+# "Session 15").
+#
+# Usage: bench/instructions_per_request.sh BIN ["SERVER ARGS"] [TEST=set] [REQUESTS=50000]
+# Example:
+#   bench/instructions_per_request.sh build/bin/shoal-server "--fsync no --i-accept-data-loss-on-crash"
+# The server runs under valgrind (about 15x slower), so the run is short; the
+# counts are of every thread, after a -P 16 warm-up that fills the keys.
+set -euo pipefail
+BIN=$1
+ARGS=${2:-}
+TEST=${3:-set}
+REQUESTS=${4:-50000}
+command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 2; }
+DIR=$(mktemp -d)
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# shellcheck disable=SC2086  # ARGS is a list of flags
+valgrind --tool=callgrind --callgrind-out-file="$DIR/out" "$BIN" --port "$PORT" \
+  --bind 127.0.0.1 --data-dir "$DIR/data" --log-level warn $ARGS >"$DIR/log" 2>&1 &
+VG=$!
+cleanup() {
+  kill "$VG" 2>/dev/null || true
+  wait "$VG" 2>/dev/null || true
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+for _ in $(seq 120); do
+  redis-cli -p "$PORT" PING >/dev/null 2>&1 && break
+  kill -0 "$VG" 2>/dev/null || { cat "$DIR/log" >&2; exit 1; }
+  sleep 0.5
+done
+bench() { redis-benchmark -p "$PORT" -c 50 -d 64 -r 100000 "$@" --csv >/dev/null; }
+bench -n 100000 -P 16 -t set
+callgrind_control -z "$VG" >/dev/null
+bench -n "$REQUESTS" -P 1 -t "$TEST"
+callgrind_control -d "$VG" >/dev/null
+TOTAL=$(callgrind_annotate --auto=no "$DIR"/out.* 2>/dev/null |
+  awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
+echo "$(basename "$BIN") $TEST -P 1: $((TOTAL / REQUESTS)) instructions per request"
