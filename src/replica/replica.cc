@@ -489,16 +489,20 @@ void Replica::maybe_compact() {
   // A durable state machine is not serialized here at all: its state at the
   // applied index is written in the same batch as the compaction, and it is
   // serialized only when a follower needs it (materialize_snapshot_for).
-  uint64_t threshold = options_.compact_after_writes;
-  if (!durable_) threshold = std::max<uint64_t>(threshold, keys_at_snapshot_);
-  if (child_snapshot_ || writes_since_snapshot_ < threshold) return;
   // While the stored log is small next to what a snapshot costs (the size of
   // the last one serialized), free Raft's memory only (docs/durable-shards.md,
   // "Memory-only compactions"). Serializing here stopped the loop for ~16 ms
-  // per 100k keys, about once per 100k writes.
-  if (!durable_ && options_.snapshot_min_log_bytes > 0 &&
+  // per 100k keys, about once per 100k writes. A memory-only compaction costs
+  // O(entries dropped), so it needs no wait for the key count: it keeps
+  // Raft's in-memory log at compact_after_writes.
+  const bool memory_only =
+      !durable_ && options_.snapshot_min_log_bytes > 0 &&
       log_bytes_since_stored_ <
-          std::max<uint64_t>(options_.snapshot_min_log_bytes, sm_->snapshot_size_hint())) {
+          std::max<uint64_t>(options_.snapshot_min_log_bytes, sm_->snapshot_size_hint());
+  uint64_t threshold = options_.compact_after_writes;
+  if (!durable_ && !memory_only) threshold = std::max<uint64_t>(threshold, keys_at_snapshot_);
+  if (child_snapshot_ || writes_since_snapshot_ < threshold) return;
+  if (memory_only) {
     compact_memory_only();
     return;
   }

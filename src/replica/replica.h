@@ -39,11 +39,10 @@ namespace shoal::replica {
 
 struct ReplicaOptions {
   raft::Config raft;
-  // Snapshot the state machine and compact the log once this many writes
-  // (and, for an in-memory state, at least as many as there are keys) were
-  // applied since the last snapshot. Writes, not entries: an entry carries a
-  // batch of writes, and the log's size and a snapshot's cost both follow the
-  // writes.
+  // Compact the log once this many writes were applied since the last
+  // compaction; for an in-memory state, one that serializes and stores the
+  // state also waits for at least as many writes as there are keys. Writes, not entries: an entry
+  // carries a batch of writes, and the log's size and a snapshot's cost both follow the writes.
   uint64_t compact_after_writes = 10000;
   // An in-memory state's compaction snapshot is serialized in a forked child
   // process (child_snapshot.h) instead of on the host's loop, which would

@@ -65,8 +65,9 @@ Result<Config> parse_config(int argc, char** argv, bool* exit_now) {
   app.add_flag("--i-accept-data-loss-on-crash", c.accept_data_loss,
                "Allow --fsync no with a single replica, knowing a crash loses acknowledged writes");
   app.add_option("--compact-after-writes,--compact-after-entries", c.compact_after_writes,
-                 "Snapshot the state and compact the Raft log after this many writes were "
-                 "applied (and at least as many as there are keys, for the memory engine)")
+                 "Compact the Raft log after this many writes were applied (for the memory "
+                 "engine, one that stores a snapshot also waits for as many writes as there "
+                 "are keys)")
       ->check(CLI::Range(uint64_t{16}, uint64_t{1} << 32))
       ->capture_default_str();
   std::string snapshot_in_child = "yes";
