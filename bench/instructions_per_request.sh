@@ -7,6 +7,7 @@
 # "Session 15").
 #
 # Usage: bench/instructions_per_request.sh BIN ["SERVER ARGS"] [TEST=set] [REQUESTS=50000]
+#   BIN is a shoal-server binary, or "redis" for redis-server on PATH.
 # Example:
 #   bench/instructions_per_request.sh build/bin/shoal-server "--fsync no --i-accept-data-loss-on-crash"
 # The server runs under valgrind (about 15x slower), so the run is short; the
@@ -20,8 +21,13 @@ command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 2; }
 DIR=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # shellcheck disable=SC2086  # ARGS is a list of flags
-valgrind --tool=callgrind --callgrind-out-file="$DIR/out" "$BIN" --port "$PORT" \
-  --bind 127.0.0.1 --data-dir "$DIR/data" --log-level warn $ARGS >"$DIR/log" 2>&1 &
+if [[ $BIN == redis ]]; then
+  valgrind --tool=callgrind --callgrind-out-file="$DIR/out" redis-server --port "$PORT" \
+    --bind 127.0.0.1 --dir "$DIR" --save '' $ARGS >"$DIR/log" 2>&1 &
+else
+  valgrind --tool=callgrind --callgrind-out-file="$DIR/out" "$BIN" --port "$PORT" \
+    --bind 127.0.0.1 --data-dir "$DIR/data" --log-level warn $ARGS >"$DIR/log" 2>&1 &
+fi
 VG=$!
 cleanup() {
   kill "$VG" 2>/dev/null || true
