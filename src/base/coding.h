@@ -15,22 +15,17 @@ namespace shoal {
 // Writers into a buffer the caller has sized; each returns the end of what
 // it wrote. For encoders that know their size up front: one resize, then
 // plain stores, instead of a capacity check per field.
-inline char* encode_fixed32(char* p, uint32_t v) {
+template <typename T>
+inline char* encode_fixed(char* p, T v) {
   if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(p, &v, 4);
+    std::memcpy(p, &v, sizeof v);
   } else {
-    for (int i = 0; i < 4; ++i) p[i] = static_cast<char>(v >> (8 * i));
+    for (size_t i = 0; i < sizeof v; ++i) p[i] = static_cast<char>(v >> (8 * i));
   }
-  return p + 4;
+  return p + sizeof v;
 }
-inline char* encode_fixed64(char* p, uint64_t v) {
-  if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(p, &v, 8);
-  } else {
-    for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(v >> (8 * i));
-  }
-  return p + 8;
-}
+inline char* encode_fixed32(char* p, uint32_t v) { return encode_fixed(p, v); }
+inline char* encode_fixed64(char* p, uint64_t v) { return encode_fixed(p, v); }
 inline char* encode_varint64(char* p, uint64_t v) {
   while (v >= 0x80) {
     *p++ = static_cast<char>(v | 0x80);
