@@ -12,6 +12,8 @@
 #   bench/instructions_per_request.sh build/bin/shoal-server "--fsync no --i-accept-data-loss-on-crash"
 # The server runs under valgrind (about 15x slower), so the run is short; the
 # counts are of every thread, after a -P 16 warm-up that fills the keys.
+# CALLGRIND_OPTS="--cache-sim=yes" adds simulated cache misses (D1mr, DLmr,
+# ...: first level and last level, read and write) per request.
 set -euo pipefail
 BIN=$1
 ARGS=${2:-}
@@ -22,10 +24,10 @@ DIR=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 # shellcheck disable=SC2086  # ARGS is a list of flags
 if [[ $BIN == redis ]]; then
-  valgrind --tool=callgrind --callgrind-out-file="$DIR/out" redis-server --port "$PORT" \
+  valgrind --tool=callgrind ${CALLGRIND_OPTS:-} --callgrind-out-file="$DIR/out" redis-server --port "$PORT" \
     --bind 127.0.0.1 --dir "$DIR" --save '' $ARGS >"$DIR/log" 2>&1 &
 else
-  valgrind --tool=callgrind --callgrind-out-file="$DIR/out" "$BIN" --port "$PORT" \
+  valgrind --tool=callgrind ${CALLGRIND_OPTS:-} --callgrind-out-file="$DIR/out" "$BIN" --port "$PORT" \
     --bind 127.0.0.1 --data-dir "$DIR/data" --log-level warn $ARGS >"$DIR/log" 2>&1 &
 fi
 VG=$!
@@ -42,9 +44,17 @@ for _ in $(seq 120); do
 done
 bench() { redis-benchmark -p "$PORT" -c 50 -d 64 -r 100000 "$@" --csv >/dev/null; }
 bench -n 100000 -P 16 -t set
-callgrind_control -z "$VG" >/dev/null
+callgrind_control -z "$VG" >/dev/null 2>&1
 bench -n "$REQUESTS" -P 1 -t "$TEST"
-callgrind_control -d "$VG" >/dev/null
-TOTAL=$(callgrind_annotate --auto=no "$DIR"/out.* 2>/dev/null |
-  awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
-echo "$(basename "$BIN") $TEST -P 1: $((TOTAL / REQUESTS)) instructions per request"
+callgrind_control -d "$VG" >/dev/null 2>&1
+TOTALS=$(callgrind_annotate --auto=no "$DIR"/out.* 2>/dev/null)
+EVENTS=$(echo "$TOTALS" | awk '/^Events recorded:/ { $1 = ""; $2 = ""; print }')
+COUNTS=$(echo "$TOTALS" | awk '/PROGRAM TOTALS/ { for (i = 1; i < NF; i++) if ($i ~ /^[0-9,]+$/) { gsub(",", "", $i); printf "%s ", $i } }')
+# shellcheck disable=SC2206  # word lists
+names=($EVENTS)
+values=($COUNTS)
+line="$(basename "$BIN") $TEST -P 1, per request:"
+for i in "${!names[@]}"; do
+  line+=" ${names[$i]} $((${values[$i]:-0} / REQUESTS))"
+done
+echo "$line"
