@@ -50,9 +50,8 @@ callgrind_control -d "$VG" >/dev/null 2>&1
 TOTALS=$(callgrind_annotate --auto=no "$DIR"/out.* 2>/dev/null)
 EVENTS=$(echo "$TOTALS" | awk '/^Events recorded:/ { $1 = ""; $2 = ""; print }')
 COUNTS=$(echo "$TOTALS" | awk '/PROGRAM TOTALS/ { for (i = 1; i < NF; i++) if ($i ~ /^[0-9,]+$/) { gsub(",", "", $i); printf "%s ", $i } }')
-# shellcheck disable=SC2206  # word lists
-names=($EVENTS)
-values=($COUNTS)
+read -r -a names <<<"$EVENTS"
+read -r -a values <<<"$COUNTS"
 line="$(basename "$BIN") $TEST -P 1, per request:"
 for i in "${!names[@]}"; do
   line+=" ${names[$i]} $((${values[$i]:-0} / REQUESTS))"
