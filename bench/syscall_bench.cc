@@ -2,13 +2,17 @@
 // this machine: asio's speculative recv() that finds nothing (once per
 // request of an unpipelined client, docs/benchmarks.md "Session 14"), next to
 // getppid(), a system call that does no work. A tight loop, so caches are
-// warm: a lower bound on the cost inside the server.
+// warm: a lower bound on the cost inside the server. Also the first touch of
+// a fresh page (a minor fault and the kernel zeroing the page), which Shoal's
+// log memtable pays as it grows into new memory (docs/benchmarks.md,
+// "Session 15"; Redis at steady state hardly faults).
 //
 //   build/bin/syscall_bench
 #include <arpa/inet.h>
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -54,6 +58,25 @@ void BM_Getppid(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(getppid());
 }
 BENCHMARK(BM_Getppid);
+
+// One iteration: the first write to each page of a fresh 64 MiB mapping,
+// reported per page (the mapping and its unmapping outside the timing).
+void BM_FirstTouchPageFault(benchmark::State& state) {
+  constexpr size_t kPage = 4096, kBytes = size_t{64} << 20;
+  for (auto _ : state) {
+    state.PauseTiming();
+    void* m = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) std::abort();
+    auto* p = static_cast<volatile char*>(m);
+    state.ResumeTiming();
+    for (size_t i = 0; i < kBytes; i += kPage) p[i] = 1;
+    state.PauseTiming();
+    munmap(m, kBytes);
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(kBytes / kPage));
+}
+BENCHMARK(BM_FirstTouchPageFault)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
